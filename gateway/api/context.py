@@ -1,0 +1,89 @@
+"""What one GraphQL request carries: services, connection, caller, purpose, audit entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine
+
+from gateway.audit.service import AuditEntry
+from gateway.auth.apps import Authenticator, Caller
+from gateway.config import Settings
+from gateway.consent.purposes import Purposes
+from gateway.errors import ServiceError
+from gateway.policy import PolicyEngine
+from gateway.policy.codes import Code
+from gateway.privacy.pseudonyms import PseudonymService
+from gateway.profile.fields import CUSTOMER_FIELDS
+from gateway.profile.reader import CustomerView, Reader
+from gateway.store.types import utcnow
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass(frozen=True)
+class Services:
+    """The long-lived parts of one gateway process."""
+
+    settings: Settings
+    engine: Engine
+    purposes: Purposes
+    policy: PolicyEngine
+    pseudonyms: PseudonymService
+    authenticator: Authenticator
+
+
+class RequestContext:
+    """Per request: the caller, the declared purpose, one connection, one audit entry."""
+
+    def __init__(
+        self, services: Services, conn: Connection, caller: Caller, purpose_header: str | None,
+        request_id: str,
+    ) -> None:
+        self.services = services
+        self.conn = conn
+        self.caller = caller
+        self.purpose_header = purpose_header
+        purpose = services.purposes.get(purpose_header) if purpose_header else None
+        # An unknown purpose header is caller-supplied text: it is not written to the audit.
+        self.audit = AuditEntry(
+            actor_type="app", actor=caller.name, action="read", role=caller.role,
+            purpose=purpose.name if purpose else None, request_id=request_id,
+        )
+        self._reader: Reader | None = None
+
+    def reader(self) -> Reader:
+        """The reader for the declared purpose; `PURPOSE_REQUIRED` / `PURPOSE_UNKNOWN` if none."""
+        if self._reader is None:
+            if not self.purpose_header:
+                raise ServiceError(
+                    Code.PURPOSE_REQUIRED,
+                    "declare the purpose of this read in the X-Purpose header",
+                )
+            purpose = self.services.purposes.get(self.purpose_header)
+            if purpose is None:
+                raise ServiceError(
+                    Code.PURPOSE_UNKNOWN,
+                    "unknown purpose in X-Purpose; the purposes are listed in policies/purposes.yaml",
+                )
+            policy = self.services.policy
+            self._reader = Reader(
+                plan=policy.plan(self.caller.role, purpose, CUSTOMER_FIELDS),
+                pseudonyms=self.services.pseudonyms.for_app(self.caller.app_id),
+                now=utcnow(),
+                own_purposes=policy.purposes_of(self.caller.role),
+                purposes=self.services.purposes,
+            )
+        return self._reader
+
+    def record(self, operation: str, views: list[CustomerView], wanted: tuple[str, ...]) -> None:
+        """Note in the audit entry whom this request touched and what it decided per field."""
+        audit = self.audit
+        if operation not in (audit.operation or "").split(","):
+            audit.operation = f"{audit.operation},{operation}" if audit.operation else operation
+        plan = self.reader().plan
+        for name in wanted:
+            audit.fields.setdefault(name, plan.access(name).decision.code.value)
+        audit.subjects.extend((v.internal_id, v.subject.code.value) for v in views)

@@ -1,0 +1,62 @@
+"""GraphQL errors with stable codes, and the masking of everything unexpected."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+
+from gateway.errors import ServiceError
+from gateway.policy.codes import Code
+
+logger = logging.getLogger("gateway.api")
+
+_WITHHELD = {
+    Code.POLICY_DENIED: "Withheld: the policy does not allow this field for this purpose.",
+    Code.NO_CATEGORY: "Withheld: this field has no data category.",
+    Code.CONSENT_REQUIRED: "Withheld: the customer has not consented to this purpose.",
+    Code.OBJECTED: "Withheld: the customer objected to this processing.",
+    Code.RESTRICTED: "Withheld: the customer restricted the processing of their data.",
+}
+
+
+class FieldDenied(GraphQLError):
+    """A withheld field. One instance per code: it is returned as the field's value and
+    graphql-core raises it at the field's path (no resolver per field needed)."""
+
+    def __init__(self, code: Code) -> None:
+        super().__init__(_WITHHELD[code], extensions={"code": code.value})
+        self.code = code
+
+
+WITHHELD: dict[Code, FieldDenied] = {code: FieldDenied(code) for code in _WITHHELD}
+
+MASKED = {"message": "Unexpected error.", "extensions": {"code": Code.INTERNAL.value}}
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """Parse and validation errors, withheld fields and service errors are shown as they are."""
+    original = error.original_error
+    return original is None or isinstance(original, (FieldDenied, ServiceError))
+
+
+def error_code(error: GraphQLError) -> str:
+    """The stable code of an error; request errors (parse, validation) are BAD_REQUEST."""
+    if error.extensions and "code" in error.extensions:
+        return str(error.extensions["code"])
+    return Code.BAD_REQUEST.value if error.original_error is None else Code.INTERNAL.value
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    """The error as the client sees it: unexpected ones masked (and logged, without data)."""
+    if not is_expected(error):
+        logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
+        masked = dict(MASKED)
+        if error.path is not None:
+            masked["path"] = error.path
+        return masked
+    formatted = error.formatted
+    if "extensions" not in formatted or "code" not in formatted["extensions"]:
+        formatted = {**formatted, "extensions": {**formatted.get("extensions", {}), "code": error_code(error)}}
+    return dict(formatted)

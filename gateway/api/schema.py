@@ -1,0 +1,61 @@
+"""The strawberry schema: types, limits, caches, and error handling."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from gateway.api.directives import Category
+from gateway.api.query import Query
+from gateway.config import Settings
+
+
+class GatewaySchema(strawberry.Schema):
+    """Errors are formatted (and unexpected ones logged) once, by the HTTP endpoint.
+
+    Strawberry would otherwise log every withheld field as an error, with a traceback.
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
+def build_schema(settings: Settings | None = None) -> GatewaySchema:
+    """The schema with the limits of `settings` (defaults when None, e.g. for SDL export)."""
+    settings = settings or Settings()
+    extensions: list[Any] = [
+        ParserCache,
+        ValidationCache,
+        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return GatewaySchema(
+        query=Query,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=True),
+        schema_directives=[Category],
+    )
+
+
+def export_sdl() -> str:
+    """The SDL as `schema/schema.graphql` holds it."""
+    return build_schema().as_str() + "\n"
+

@@ -1,0 +1,71 @@
+"""The ASGI application: `create_app()` wires settings, storage, policy and the API."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gateway.api.context import Services
+from gateway.api.http import GraphQLEndpoint
+from gateway.api.schema import build_schema
+from gateway.auth.apps import Authenticator
+from gateway.config import Settings
+from gateway.consent.purposes import load_purposes
+from gateway.policy import PolicyEngine
+from gateway.privacy.keys import load_or_create_master_key
+from gateway.privacy.pseudonyms import PseudonymService
+from gateway.store.db import make_engine
+
+
+def build_services(settings: Settings) -> Services:
+    """The long-lived parts of a gateway process, from its settings."""
+    engine = make_engine(settings.database_url)
+    purposes = load_purposes(settings.policy_dir / "purposes.yaml")
+    master = load_or_create_master_key(settings.master_key, settings.master_key_file)
+    return Services(
+        settings=settings,
+        engine=engine,
+        purposes=purposes,
+        policy=PolicyEngine(settings.policy_dir, purposes),
+        pseudonyms=PseudonymService(master),
+        authenticator=Authenticator(engine, settings.app_cache_seconds),
+    )
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    """The gateway as an ASGI app (uvicorn: `gateway.app:create_app --factory`)."""
+    services = services or build_services(settings or Settings.from_env())
+    endpoint = GraphQLEndpoint(services, build_schema(services.settings))
+
+    def _ping() -> None:
+        with services.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    async def healthz(_request: Request) -> JSONResponse:
+        try:
+            await run_in_threadpool(_ping)
+        except Exception:
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        services.engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,74 @@
+"""Writing audit entries. No raw personal data: subjects are audit-audience pseudonyms.
+
+An entry is written on the caller's connection, inside the caller's transaction, so a read
+or write and its entry commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from gateway.audit.tables import audit_events
+from gateway.privacy.pseudonyms import Pseudonymizer
+from gateway.store.types import utcnow
+
+
+@dataclass
+class AuditEntry:
+    """One request's or write's record: actor, purpose, subjects touched, fields decided."""
+
+    actor_type: str
+    actor: str
+    action: str
+    role: str | None = None
+    purpose: str | None = None
+    operation: str | None = None
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: datetime = field(default_factory=utcnow)
+    subjects: list[tuple[int, str]] = field(default_factory=list)  # (internal id, reason code)
+    fields: dict[str, str] = field(default_factory=dict)  # field -> organisation's reason code
+    errors: dict[str, int] = field(default_factory=dict)  # error code -> count
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def decision(self) -> str:
+        """allow: nothing withheld; deny: nothing given; partial: some of each."""
+        withheld = bool(self.errors) or any(c != "ALLOWED" for _, c in self.subjects)
+        given = any(c == "ALLOWED" for c in self.fields.values()) and (
+            not self.subjects or any(c == "ALLOWED" for _, c in self.subjects)
+        )
+        if not withheld:
+            return "allow"
+        return "partial" if given else "deny"
+
+
+def _subjects(pairs: Sequence[tuple[int, str]], audit: Pseudonymizer) -> list[dict[str, str]]:
+    seen: dict[int, str] = {}
+    for internal_id, code in pairs:
+        seen.setdefault(internal_id, code)
+    return [{"ref": audit.customer_id(i), "code": c} for i, c in seen.items()]
+
+
+def write_entry(conn: Connection, entry: AuditEntry, audit: Pseudonymizer) -> None:
+    """Append `entry` on `conn` (the caller commits). Raises if it cannot be written."""
+    detail: Mapping[str, Any] = {"fields": entry.fields, "errors": entry.errors, **entry.extra}
+    conn.execute(
+        insert(audit_events).values(
+            occurred_at=entry.occurred_at,
+            request_id=entry.request_id,
+            actor_type=entry.actor_type,
+            actor=entry.actor,
+            role=entry.role,
+            purpose=entry.purpose,
+            action=entry.action,
+            operation=entry.operation,
+            decision=entry.decision(),
+            subjects=_subjects(entry.subjects, audit),
+            detail=dict(detail),
+        )
+    )

@@ -1,0 +1,3 @@
+"""auth."""
+
+from __future__ import annotations

@@ -1,0 +1,77 @@
+"""Settings, read once from environment variables with defaults that make the demo work."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_policy_dir() -> Path:
+    # A source checkout (and an editable install) keeps policies/ next to the package;
+    # containers set GATEWAY_POLICY_DIR explicitly.
+    return _REPO_ROOT / "policies"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway reads from its environment.
+
+    `GATEWAY_DATABASE_URL` defaults to an SQLite file under `./var/`; the master key comes from
+    `GATEWAY_MASTER_KEY` (urlsafe base64 of 32 bytes) or, when unset, from a key file created
+    once with mode 0600.
+    """
+
+    database_url: str = "sqlite:///./var/gateway.db"
+    master_key: str | None = None
+    master_key_file: Path = Path("./var/master.key")
+    policy_dir: Path = field(default_factory=_default_policy_dir)
+    max_page_size: int = 100
+    default_page_size: int = 20
+    max_body_bytes: int = 64 * 1024
+    max_query_depth: int = 8
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    introspection: bool = True
+    app_cache_seconds: int = 5
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the settings from `GATEWAY_*` environment variables."""
+        env = os.environ
+        return cls(
+            database_url=env.get("GATEWAY_DATABASE_URL") or cls.database_url,
+            master_key=env.get("GATEWAY_MASTER_KEY") or None,
+            master_key_file=Path(env.get("GATEWAY_MASTER_KEY_FILE") or "./var/master.key"),
+            policy_dir=Path(env["GATEWAY_POLICY_DIR"]) if env.get("GATEWAY_POLICY_DIR")
+            else _default_policy_dir(),
+            max_page_size=_int("GATEWAY_MAX_PAGE_SIZE", 100),
+            default_page_size=_int("GATEWAY_DEFAULT_PAGE_SIZE", 20),
+            max_body_bytes=_int("GATEWAY_MAX_BODY_BYTES", 64 * 1024),
+            max_query_depth=_int("GATEWAY_MAX_QUERY_DEPTH", 8),
+            max_aliases=_int("GATEWAY_MAX_ALIASES", 30),
+            max_tokens=_int("GATEWAY_MAX_TOKENS", 4000),
+            introspection=_bool("GATEWAY_INTROSPECTION", True),
+            app_cache_seconds=_int("GATEWAY_APP_CACHE_SECONDS", 5),
+            log_level=env.get("GATEWAY_LOG_LEVEL") or "info",
+        )

@@ -1,0 +1,3 @@
+"""consent."""
+
+from __future__ import annotations

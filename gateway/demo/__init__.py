@@ -1,0 +1,3 @@
+"""demo."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""profile."""
+
+from __future__ import annotations

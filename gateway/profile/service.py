@@ -1,0 +1,169 @@
+"""Reading customer profiles under policy and the subjects' choices.
+
+Every read of the profile (GraphQL, portal, exports, activation) goes through here, so the
+rules of DESIGN.md hold on every path: fields by the compiled plan, customers by their own
+choices, identifiers by reveal/pseudonymize/mask, and no filter, sort or count over a field
+the reader may not use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select
+
+from gateway.consent.state import subject_allows, subject_flag_columns
+from gateway.errors import ServiceError
+from gateway.policy import SubjectFlags, decide_subject
+from gateway.policy.codes import Code
+from gateway.privacy.masking import NORMALIZERS
+from gateway.privacy.pseudonyms import InvalidPseudonym
+from gateway.profile.fields import COLUMNS, FIELDS_BY_NAME, NESTED
+from gateway.profile.nested import load_nested
+from gateway.profile.reader import CustomerView, Reader, build_view
+from gateway.profile.tables import customers
+
+FILTERABLE = frozenset(
+    {"email", "phone", "loyaltyCardNumber", "city", "postcode", "region", "country",
+     "lifecycleStage", "rfmSegment", "loyaltyTier", "preferredChannel", "language"}
+)
+SORTABLE = frozenset(
+    {"customerSince", "lastName", "city", "totalSpent", "lastOrderAt", "rfmMonetary",
+     "loyaltyPoints", "lastSeenAt"}
+)
+
+
+@dataclass(frozen=True)
+class CustomerQuery:
+    """A page request: size, cursor, exact-match filters and one sort field."""
+
+    first: int
+    after: str | None = None
+    filters: tuple[tuple[str, str], ...] = ()
+    order_by: str | None = None
+    descending: bool = False
+
+
+@dataclass
+class Page:
+    """A page of views, where the next one starts, and a lazy count of the whole result."""
+
+    views: list[CustomerView]
+    end_cursor: str | None
+    has_next_page: bool
+    count: Callable[[], int]
+
+
+def _require_usable(reader: Reader, name: str, how: str) -> None:
+    """Refuse a filter or sort on a field the reader may not see in the clear."""
+    access = reader.plan.access(name)
+    spec = FIELDS_BY_NAME.get(name)
+    if not access.allowed or (spec is not None and spec.identifier and access.mode != "raw"):
+        raise ServiceError(
+            Code.POLICY_DENIED, f"{how} by {name} is not allowed for this purpose", name
+        )
+
+
+def _flags(row: Any) -> SubjectFlags:
+    return SubjectFlags(bool(row._restricted), bool(row._objected), bool(row._consented))
+
+
+def _base(reader: Reader) -> Select[Any]:
+    purpose = reader.plan.purpose
+    return select(customers, *subject_flag_columns(customers.c.id, purpose, reader.now))
+
+
+def _search(reader: Reader, query: CustomerQuery) -> Select[Any]:
+    """The filtered statement, before paging. Filters and sorts see only allowed subjects."""
+    stmt = _base(reader)
+    if query.filters or query.order_by:
+        # A search must not tell apart customers whose data the purpose may not use.
+        stmt = stmt.where(subject_allows(customers.c.id, reader.plan.purpose, reader.now))
+    for name, value in query.filters:
+        _require_usable(reader, name, "filtering")
+        spec = FIELDS_BY_NAME[name]
+        wanted = NORMALIZERS[spec.identifier](value) if spec.identifier else value
+        column = customers.c[COLUMNS[name]]
+        stmt = stmt.where(func.lower(column) == wanted if name == "email" else column == wanted)
+    return stmt
+
+
+def _cursor_context(query: CustomerQuery) -> bytes:
+    # A cursor is bound to the query shape it was made for.
+    return json.dumps([query.filters, query.order_by, query.descending]).encode()
+
+
+def _decode_cursor(reader: Reader, query: CustomerQuery) -> int | None:
+    if query.after is None:
+        return None
+    try:
+        value = json.loads(reader.pseudonyms.unseal(query.after, _cursor_context(query)))
+    except (InvalidPseudonym, ValueError) as exc:
+        raise ServiceError(Code.INVALID_INPUT, "invalid cursor for this query", "after") from exc
+    if not isinstance(value, int) or value < 0:
+        raise ServiceError(Code.INVALID_INPUT, "invalid cursor for this query", "after")
+    return value
+
+
+def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wanted: Iterable[str]) -> Page:
+    """One page of customers as `reader` may see them, with a lazy count of all matches."""
+    if query.order_by is not None:
+        if query.order_by not in SORTABLE:
+            raise ServiceError(Code.INVALID_INPUT, "unknown sort field", "orderBy")
+        _require_usable(reader, query.order_by, "sorting")
+    for name, _ in query.filters:
+        if name not in FILTERABLE:
+            raise ServiceError(Code.INVALID_INPUT, f"cannot filter by {name}", "filter")
+    search = _search(reader, query)
+    position = _decode_cursor(reader, query)
+    stmt = search.limit(query.first + 1)
+    if query.order_by is None:
+        # Keyset paging on the primary key: stable under inserts.
+        stmt = stmt.order_by(customers.c.id)
+        if position is not None:
+            stmt = stmt.where(customers.c.id > position)
+    else:
+        column = customers.c[COLUMNS[query.order_by]]
+        direction = column.desc() if query.descending else column.asc()
+        stmt = stmt.order_by(column.is_(None), direction, customers.c.id).offset(position or 0)
+    rows = conn.execute(stmt).all()
+    has_next = len(rows) > query.first
+    rows = rows[: query.first]
+    views = _views(conn, reader, rows, tuple(wanted))
+    end: str | None = None
+    if rows:
+        last = rows[-1].id if query.order_by is None else (position or 0) + len(rows)
+        end = reader.pseudonyms.seal(json.dumps(last).encode(), _cursor_context(query))
+
+    def count() -> int:
+        return int(conn.execute(select(func.count()).select_from(search.subquery())).scalar_one())
+
+    return Page(views, end, has_next, count)
+
+
+def get_customer(conn: Connection, reader: Reader, token: str, wanted: Iterable[str]) -> CustomerView:
+    """One customer by this reader's pseudonym; `NOT_FOUND` for any id not valid for it."""
+    try:
+        internal = reader.pseudonyms.resolve_customer(token)
+    except InvalidPseudonym as exc:
+        raise ServiceError(Code.NOT_FOUND, "no customer with this id", "id") from exc
+    row = conn.execute(_base(reader).where(customers.c.id == internal)).first()
+    if row is None:
+        raise ServiceError(Code.NOT_FOUND, "no customer with this id", "id")
+    return _views(conn, reader, [row], tuple(wanted))[0]
+
+
+def _views(conn: Connection, reader: Reader, rows: list[Any], wanted: tuple[str, ...]) -> list[CustomerView]:
+    purpose = reader.plan.purpose
+    views = [build_view(row, decide_subject(purpose, _flags(row)), wanted, reader) for row in rows]
+    for name in NESTED.intersection(wanted):
+        ids = [v.internal_id for v in views if name in v.values]
+        if ids:
+            found = load_nested(conn, name, ids, reader)
+            for view in views:
+                if name in view.values:
+                    view.values[name] = found.get(view.internal_id, [])
+    return views

@@ -1,0 +1,113 @@
+"""The golden record, what each source knows (with provenance), orders and interactions."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from gateway.store.metadata import metadata
+from gateway.store.types import UTCDateTime
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # identity
+    Column("first_name", String(100)),
+    Column("last_name", String(100)),
+    Column("birth_date", Date),
+    Column("loyalty_card", String(32)),
+    # contact
+    Column("email", String(254)),
+    Column("phone", String(32)),
+    Column("street", String(200)),
+    # location
+    Column("city", String(100)),
+    Column("postcode", String(20)),
+    Column("region", String(100)),
+    Column("country", String(2)),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    # preferences
+    Column("language", String(8)),
+    Column("interests", JSON),
+    Column("preferred_channel", String(16)),
+    # transactions (loyalty programme and order aggregates)
+    Column("loyalty_tier", String(16)),
+    Column("loyalty_points", Integer),
+    Column("order_count", Integer, nullable=False, default=0),
+    Column("total_spent_cents", BigInteger, nullable=False, default=0),
+    Column("last_order_at", UTCDateTime),
+    # interactions
+    Column("last_seen_at", UTCDateTime),
+    # derived
+    Column("lifecycle_stage", String(16)),
+    Column("rfm_segment", String(32)),
+    Column("rfm_recency", Integer),
+    Column("rfm_frequency", Integer),
+    Column("rfm_monetary", Integer),
+    # the jurisdiction whose rules apply to this person: gdpr or 152-fz
+    Column("jurisdiction", String(8), nullable=False, default="gdpr"),
+)
+Index("ix_customers_email", customers.c.email)
+Index("ix_customers_phone", customers.c.phone)
+Index("ix_customers_city", customers.c.city)
+
+# One row per record a source system holds; the linkage service decides `customer_id`.
+source_records = Table(
+    "source_records",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customers.id", ondelete="SET NULL"), index=True),
+    Column("source", String(16), nullable=False),  # crm, web, email, loyalty, orders, call_center
+    Column("source_id", String(64), nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("link_method", String(16), nullable=False),  # seed, deterministic, probabilistic, manual
+    Column("link_confidence", Float, nullable=False),
+    UniqueConstraint("source", "source_id", name="uq_source_records_source_source_id"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("source_record_id", Integer, ForeignKey("source_records.id", ondelete="SET NULL")),
+    Column("number", String(32), nullable=False, unique=True),
+    Column("ordered_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("total_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+)
+Index("ix_orders_customer_ordered", orders.c.customer_id, orders.c.ordered_at)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("source_record_id", Integer, ForeignKey("source_records.id", ondelete="SET NULL")),
+    Column("kind", String(16), nullable=False),  # email_open, email_click, web_visit, call
+    Column("channel", String(16), nullable=False),
+    Column("device", String(16)),
+    Column("campaign", String(64)),
+    Column("occurred_at", UTCDateTime, nullable=False),
+)
+Index("ix_interactions_customer_occurred", interactions.c.customer_id, interactions.c.occurred_at)

@@ -1,0 +1,11 @@
+"""Imports every domain's tables so that `metadata` is complete (for Alembic and tests)."""
+
+from __future__ import annotations
+
+from gateway.audit import tables as _audit  # noqa: F401
+from gateway.auth import tables as _auth  # noqa: F401
+from gateway.consent import tables as _consent  # noqa: F401
+from gateway.profile import tables as _profile  # noqa: F401
+from gateway.store.metadata import metadata
+
+__all__ = ["metadata"]

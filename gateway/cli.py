@@ -1,0 +1,240 @@
+"""`consent-gateway`: the operator's command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import func, select, update
+
+from gateway.config import Settings
+
+err = Console(stderr=True)
+
+DEMO_APPS = {
+    "marketing": ("demo-marketing", "marketing_email"),
+    "analytics": ("demo-analytics", "analytics"),
+    "support": ("demo-support", "support"),
+    "call_center": ("demo-call-center", "support"),
+    "compliance_officer": ("demo-compliance", "compliance_audit"),
+    "linkage": ("demo-linkage", "identity_resolution"),
+}
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="consent-gateway")
+def main() -> None:
+    """consent-gateway: the privacy-first consent and profile gateway.
+
+    Configuration comes from GATEWAY_* environment variables (GATEWAY_DATABASE_URL,
+    GATEWAY_MASTER_KEY, GATEWAY_POLICY_DIR, ...); with none set, an SQLite database and a
+    master key file are created under ./var/.
+    """
+
+
+# --- db -------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema management (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to the latest schema (or --revision)."""
+    from gateway.store.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    err.print(f"[green]database at revision {revision}[/green]")
+
+
+# --- apps -----------------------------------------------------------------------------------
+
+
+@main.group()
+def apps() -> None:
+    """Calling apps and their API keys."""
+
+
+def _issue_key(name: str, role: str, *, rotate: bool) -> str:
+    from gateway.app import build_services
+    from gateway.auth.apps import KEY_PREFIX, create_app, hash_key
+    from gateway.auth.tables import apps as apps_table
+
+    services = build_services(_settings())
+    with services.engine.begin() as conn:
+        existing = conn.execute(select(apps_table.c.id).where(apps_table.c.name == name)).first()
+        if existing is not None and rotate:
+            import secrets
+
+            key = KEY_PREFIX + secrets.token_urlsafe(32)
+            conn.execute(
+                update(apps_table).where(apps_table.c.id == existing.id).values(
+                    key_hash=hash_key(key), key_prefix=key[:10], role=role, revoked_at=None
+                )
+            )
+            return key
+        _, key = create_app(conn, name, role, services.policy.roles())
+    services.engine.dispose()
+    return key
+
+
+@apps.command("create")
+@click.argument("name")
+@click.option("--role", required=True, help="marketing, analytics, support, call_center, compliance_officer, linkage")
+def apps_create(name: str, role: str) -> None:
+    """Register app NAME with ROLE and print its key (shown once, as the last line)."""
+    from gateway.errors import ServiceError
+
+    try:
+        key = _issue_key(name, role, rotate=False)
+    except ServiceError as exc:
+        err.print(f"[red]{exc.code}[/red]: {exc.message}")
+        sys.exit(2)
+    err.print(f"app {name} created with role {role}; store this key now, it is not shown again:")
+    click.echo(key)
+
+
+@apps.command("list")
+def apps_list() -> None:
+    """List the registered apps (never their keys)."""
+    from gateway.auth.tables import apps as apps_table
+    from gateway.store.db import make_engine
+
+    engine = make_engine(_settings().database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(apps_table).order_by(apps_table.c.name)).all()
+    for row in rows:
+        state = "revoked" if row.revoked_at else "active"
+        click.echo(f"{row.name}\t{row.role}\t{row.key_prefix}…\t{state}")
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+@main.group()
+def demo() -> None:
+    """Demo data and demo apps."""
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err,
+    )
+
+
+@demo.command("seed")
+@click.option("--customers", default=500, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--seed", "seed_value", default=7, show_default=True, type=int, help="Random seed.")
+def demo_seed(customers: int, seed_value: int) -> None:
+    """Generate deterministic demo customers, sources, orders, interactions and consents."""
+    from gateway.consent.purposes import load_purposes
+    from gateway.demo.seed import seed_demo
+    from gateway.store.db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    purposes = load_purposes(settings.policy_dir / "purposes.yaml")
+    with _progress() as bar:
+        task = bar.add_task("seeding customers", total=customers)
+        report = seed_demo(
+            engine, purposes, customers=customers, seed=seed_value,
+            progress=lambda n: bar.advance(task, n),
+        )
+    err.print(
+        f"[green]seeded[/green] {report.customers} customers, {report.source_records} source "
+        f"records, {report.orders} orders, {report.interactions} interactions, "
+        f"{report.consent_events} consent events, {report.preference_events} preference events"
+    )
+
+
+@demo.command("setup")
+@click.option("--customers", default=500, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--seed", "seed_value", default=7, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=int, help="Port shown in the curl examples.")
+@click.pass_context
+def demo_setup(ctx: click.Context, customers: int, seed_value: int, port: int) -> None:
+    """Migrate, seed once (if empty), issue fresh keys for one demo app per role, print curls."""
+    from gateway.profile.tables import customers as customers_table
+    from gateway.store.db import make_engine
+    from gateway.store.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        present = conn.execute(select(func.count()).select_from(customers_table)).scalar_one()
+    engine.dispose()
+    if present == 0:
+        ctx.invoke(demo_seed, customers=customers, seed_value=seed_value)
+    else:
+        err.print(f"database already holds {present} customers; not seeding again")
+    query = '{"query":"{ customers(first: 5) { nodes { id firstName email city orders { total } } } }"}'
+    for role, (name, purpose) in DEMO_APPS.items():
+        key = _issue_key(name, role, rotate=True)
+        click.echo(f"\n# {name} (role {role}), purpose {purpose}")
+        click.echo(f"export KEY_{role.upper()}={key}")
+        click.echo(
+            f"curl -s http://127.0.0.1:{port}/graphql -H 'Authorization: Bearer {key}' "
+            f"-H 'X-Purpose: {purpose}' -H 'Content-Type: application/json' -d '{query}'"
+        )
+
+
+# --- serve, schema --------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--migrate", is_flag=True, help="Run `db upgrade` before serving.")
+def serve(host: str, port: int, workers: int, migrate: bool) -> None:
+    """Serve the gateway over HTTP (uvicorn)."""
+    import uvicorn
+
+    settings = _settings()
+    if migrate:
+        from gateway.store.migrate import upgrade
+
+        upgrade(settings.database_url)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        "gateway.app:create_app", factory=True, host=host, port=port, workers=workers,
+        log_level=settings.log_level, proxy_headers=False, server_header=False,
+    )
+
+
+@main.group()
+def schema() -> None:
+    """The GraphQL schema."""
+
+
+@schema.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of stdout.")
+def schema_export(output: Path | None) -> None:
+    """Print the SDL (what schema/schema.graphql holds)."""
+    from gateway.api.schema import export_sdl
+
+    sdl = export_sdl()
+    if output is None:
+        click.echo(sdl, nl=False)
+    else:
+        output.write_text(sdl)
+        err.print(f"wrote {output}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine
 
@@ -18,9 +17,6 @@ from gateway.privacy.pseudonyms import PseudonymService
 from gateway.profile.fields import CUSTOMER_FIELDS
 from gateway.profile.reader import CustomerView, Reader
 from gateway.store.types import utcnow
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     """The error as the client sees it: unexpected ones masked (and logged, without data)."""
     if not is_expected(error):
         logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
-        masked = dict(MASKED)
+        masked: dict[str, Any] = dict(MASKED)
         if error.path is not None:
             masked["path"] = error.path
         return masked

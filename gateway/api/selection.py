@@ -16,7 +16,7 @@ def _children(selections: Iterable[Any]) -> Iterable[SelectedField]:
             yield from _children(node.selections)
 
 
-def requested(selected: list[SelectedField], *path: str) -> tuple[str, ...]:
+def requested(selected: Iterable[Any], *path: str) -> tuple[str, ...]:
     """GraphQL names selected under `path` (e.g. `nodes`) of the current field, deduplicated."""
     level: list[Any] = list(selected)
     for step in ("<root>", *path):

@@ -14,7 +14,12 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.consent.tables import consent_events, consent_state, preference_events, preference_state
+from gateway.consent.tables import (
+    consent_events,
+    consent_state,
+    preference_events,
+    preference_state,
+)
 from gateway.store.types import utcnow
 
 CONSENT_ACTIONS = frozenset({"grant", "deny", "withdraw"})

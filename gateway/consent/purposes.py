@@ -135,7 +135,7 @@ def _parse_purpose(name: str, raw: Any, problems: list[str]) -> Purpose | None:
         description=str(raw.get("description", "")),
         categories=frozenset(categories),
         reveals=frozenset(reveals),
-        retention_days=int(retention),
+        retention_days=int(retention or 0),
         objection_scope=scope,
         restriction_exempt=bool(raw.get("restriction_exempt", False)),
         notices=tuple(sorted((n for n in notices if n), key=lambda n: n.version)),

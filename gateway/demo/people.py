@@ -111,7 +111,7 @@ _RU = {
     k: v.strip("-")
     for k, v in zip(
         "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-        "a b v g d e e zh z i y k l m n o p r s t u f kh ts ch sh shch - y - e yu ya".split(),
+        ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "-", "y", "-", "e", "yu", "ya"],
     )
 }
 _DE = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}
@@ -145,7 +145,7 @@ def luhn_digit(number: str) -> str:
 
 def loyalty_card(rng: random.Random, customer_id: int) -> str:
     """16 digits, unique per customer id: scheme prefix, id, random part, Luhn check digit."""
-    body = f"6330{customer_id % 10_000_000:07d}{_digits(rng, 4)}"
+    body = f"63{customer_id % 10**9:09d}{_digits(rng, 4)}"
     return body + luhn_digit(body)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _NON_DIGITS = re.compile(r"\D")
 
@@ -36,5 +37,12 @@ def mask_code(value: str) -> str:
     return "*" * max(len(value) - 4, 0) + value[-4:]
 
 
-NORMALIZERS = {"email": normalize_email, "phone": normalize_phone, "card": lambda v: v.strip()}
-MASKERS = {"email": mask_email, "phone": mask_phone, "card": mask_code}
+def normalize_code(value: str) -> str:
+    """A card or account number as typed, without surrounding blanks."""
+    return value.strip()
+
+
+NORMALIZERS: dict[str, Callable[[str], str]] = {
+    "email": normalize_email, "phone": normalize_phone, "card": normalize_code,
+}
+MASKERS: dict[str, Callable[[str], str]] = {"email": mask_email, "phone": mask_phone, "card": mask_code}

@@ -39,7 +39,7 @@ def _unb64(text: str) -> bytes:
 class Pseudonymizer:
     """Makes and resolves the pseudonyms and opaque tokens of one audience."""
 
-    __slots__ = ("audience", "_siv", "_hmac_key")
+    __slots__ = ("_hmac_key", "_siv", "audience")
 
     def __init__(self, master: bytes, audience: str) -> None:
         self.audience = audience

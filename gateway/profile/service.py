@@ -9,7 +9,7 @@ the reader may not use.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,7 +156,7 @@ def get_customer(conn: Connection, reader: Reader, token: str, wanted: Iterable[
     return _views(conn, reader, [row], tuple(wanted))[0]
 
 
-def _views(conn: Connection, reader: Reader, rows: list[Any], wanted: tuple[str, ...]) -> list[CustomerView]:
+def _views(conn: Connection, reader: Reader, rows: Sequence[Any], wanted: tuple[str, ...]) -> list[CustomerView]:
     purpose = reader.plan.purpose
     views = [build_view(row, decide_subject(purpose, _flags(row)), wanted, reader) for row in rows]
     for name in NESTED.intersection(wanted):

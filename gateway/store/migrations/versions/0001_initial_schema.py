@@ -7,10 +7,10 @@ Create Date: 2026-11-23 07:55:06.307376
 
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import gateway.store.types
+from alembic import op
 
+import gateway.store.types
 
 revision = '0001'
 down_revision = None

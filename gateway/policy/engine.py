@@ -8,7 +8,7 @@ hundreds of fields. So casbin is asked once per (role, purpose, category, action
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +71,8 @@ class PolicyEngine:
         )
         self.purposes = purposes
         self._decisions: dict[tuple[str, str, str, str], Decision] = {}
-        self._plans: dict[tuple[str, str, tuple[FieldSpec, ...]], FieldPlan] = {}
+        self._plans: dict[tuple[str, str, int], FieldPlan] = {}
+        self._catalogs: dict[int, tuple[FieldSpec, ...]] = {}
         self._own: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
@@ -120,15 +121,19 @@ class PolicyEngine:
                 return tuple(rule)
         return None
 
-    def plan(self, role: str, purpose: Purpose, specs: Iterable[FieldSpec]) -> FieldPlan:
-        """Compile (once) how each of `specs` may leave the gateway for (role, purpose)."""
-        specs_t = tuple(specs)
-        key = (role, purpose.name, specs_t)
+    def plan(self, role: str, purpose: Purpose, specs: tuple[FieldSpec, ...]) -> FieldPlan:
+        """Compile (once) how each of `specs` may leave the gateway for (role, purpose).
+
+        `specs` is a catalog constant; it is keyed by identity so that a request does not
+        hash thirty field specs to find its plan.
+        """
+        key = (role, purpose.name, id(specs))
         found = self._plans.get(key)
         if found is None:
-            found = FieldPlan(role, purpose, {s.name: self._access(role, purpose, s) for s in specs_t})
+            found = FieldPlan(role, purpose, {s.name: self._access(role, purpose, s) for s in specs})
             with self._lock:
                 self._plans[key] = found
+                self._catalogs[id(specs)] = specs  # keeps the id from being reused
         return found
 
     def _access(self, role: str, purpose: Purpose, spec: FieldSpec) -> FieldAccess:

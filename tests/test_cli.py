@@ -1,0 +1,108 @@
+"""The command line, run in-process with click's runner against a temporary SQLite database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, func, select
+
+from gateway.auth.tables import apps
+from gateway.cli import main
+from gateway.profile.tables import customers
+from tests.harness import MASTER_KEY, REPO
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
+        "GATEWAY_MASTER_KEY": MASTER_KEY,
+        "GATEWAY_POLICY_DIR": str(REPO / "policies"),
+    }
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = [prefix]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, (*prefix, name)))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("path", _commands(main), ids=lambda p: " ".join(p) or "main")
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    # given / when
+    result = CliRunner().invoke(main, [*path, "--help"])
+    # then
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_apps_create_prints_the_key_last_and_stores_only_its_hash(env: dict[str, str], tmp_path: Path) -> None:
+    # given
+    runner = CliRunner(env=env)
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    # when
+    result = runner.invoke(main, ["apps", "create", "crm-sync", "--role", "support"])
+    # then
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip().splitlines()[-1]
+    assert key.startswith("cgw_") and len(key) > 40
+    engine = create_engine(env["GATEWAY_DATABASE_URL"])
+    with engine.connect() as conn:
+        row = conn.execute(select(apps).where(apps.c.name == "crm-sync")).one()
+    engine.dispose()
+    assert row.role == "support"
+    assert key not in repr(tuple(row))
+    assert key.encode() not in (tmp_path / "cli.db").read_bytes()
+
+
+def test_apps_create_refuses_an_unknown_role_and_names_the_known_ones(env: dict[str, str]) -> None:
+    # given
+    runner = CliRunner(env=env)
+    runner.invoke(main, ["db", "upgrade"])
+    # when
+    result = runner.invoke(main, ["apps", "create", "x-app", "--role", "overlord"])
+    # then
+    assert result.exit_code == 2
+    assert "INVALID_INPUT" in result.stderr and "marketing" in result.stderr
+    assert "cgw_" not in result.stdout
+
+
+def test_demo_seed_creates_the_requested_customers(env: dict[str, str]) -> None:
+    # given
+    runner = CliRunner(env=env)
+    runner.invoke(main, ["db", "upgrade"])
+    # when
+    result = runner.invoke(main, ["demo", "seed", "--customers", "25", "--seed", "3"])
+    # then
+    assert result.exit_code == 0, result.output
+    engine = create_engine(env["GATEWAY_DATABASE_URL"])
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(customers)).scalar_one() == 25
+    engine.dispose()
+
+
+def test_demo_setup_prints_a_key_and_a_curl_for_every_role(env: dict[str, str]) -> None:
+    # given
+    runner = CliRunner(env=env)
+    # when
+    result = runner.invoke(main, ["demo", "setup", "--customers", "10"])
+    # then
+    assert result.exit_code == 0, result.output
+    for role in ("MARKETING", "ANALYTICS", "SUPPORT", "CALL_CENTER", "COMPLIANCE_OFFICER"):
+        assert f"export KEY_{role}=cgw_" in result.stdout
+    assert result.stdout.count("curl -s http://127.0.0.1:8000/graphql") == 6
+
+
+def test_schema_export_matches_the_committed_sdl() -> None:
+    # given / when
+    result = CliRunner().invoke(main, ["schema", "export"])
+    # then
+    assert result.exit_code == 0
+    assert result.stdout == (REPO / "schema" / "schema.graphql").read_text()

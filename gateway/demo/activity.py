@@ -73,7 +73,9 @@ def between(rng: random.Random, lo: datetime, hi: datetime) -> datetime:
     return lo + timedelta(seconds=rng.randint(0, span)) if span > 0 else lo
 
 
-def plan_orders(rng: random.Random, created_at: datetime, now: datetime, currency: str) -> list[PlannedOrder]:
+def plan_orders(
+    rng: random.Random, created_at: datetime, now: datetime, currency: str
+) -> list[PlannedOrder]:
     """0-15 orders, oldest first, all after `created_at` and within three years of the last."""
     n = rng.choices(range(len(ORDER_COUNT_WEIGHTS)), weights=ORDER_COUNT_WEIGHTS)[0]
     if n == 0:
@@ -119,7 +121,7 @@ def derive(
     points = int(euros) + rng.randint(0, 300) if has_card else None
     tier = None
     if points is not None:
-        tier = ("bronze", "silver", "gold", "platinum")[_score(points, (300, 700, 1500)) - 1]
+        tier = ("bronze", "silver", "gold", "platinum")[_score(points, (250, 600, 1000)) - 1]
     out: dict[str, Any] = {
         "order_count": len(orders), "total_spent_cents": spent, "loyalty_points": points,
         "loyalty_tier": tier, "last_order_at": None, "lifecycle_stage": "prospect",
@@ -164,7 +166,8 @@ def plan_interactions(
     rng: random.Random, sources: list[str], created_at: datetime, now: datetime
 ) -> list[PlannedInteraction]:
     """0-30 interactions in the last two years, only through systems that know the customer."""
-    kinds = [k for k, s in (("email", "email"), ("web", "web"), ("call", "call_center")) if s in sources]
+    pairs = (("email", "email"), ("web", "web"), ("call", "call_center"))
+    kinds = [kind for kind, source in pairs if source in sources]
     if not kinds:
         return []
     weights = [{"email": 5, "web": 4, "call": 1}[k] for k in kinds]
@@ -228,7 +231,10 @@ def build_sources(
     records: dict[str, dict[str, Any]] = {}
     for source in sources:
         moments = seen[source]
-        first = created if source == "crm" else min(moments) if moments else between(rng, created, now)
+        if source == "crm":
+            first = created
+        else:
+            first = min(moments) if moments else between(rng, created, now)
         last = max(moments) if moments else between(rng, first, now)
         attributes = _attributes(customer, source)
         if rng.random() < 0.05:

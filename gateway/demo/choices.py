@@ -81,7 +81,7 @@ def _consent_event(
         "id": next_id("consent_events"), "customer_id": customer["id"], "purpose": purpose.name,
         "notice_version": notice.version, "action": action, "occurred_at": at,
         "recorded_at": at, "source_channel": channel, "app_id": None,
-        "evidence": _evidence(rng, channel, action != "grant"), "expires_at": expires_at,
+        "evidence": _evidence(rng, channel, action == "withdraw"), "expires_at": expires_at,
         "notice_text_sha256": _notice_sha256(notice, str(customer["language"])),
         "details": details, "idempotency_key": key,
     }
@@ -119,7 +119,8 @@ def make_consents(
             continue
         at = between(rng, lo, hi)
         expires_at = None
-        if outcome == "grant" and rng.random() < EXPIRED_SHARE and at + timedelta(days=1) < latest_ok:
+        expirable = at + timedelta(days=1) < latest_ok
+        if outcome == "grant" and rng.random() < EXPIRED_SHARE and expirable:
             expires_at = between(rng, at + timedelta(days=1), latest_ok)
         prefix = f"seed:{seed}:{customer['id']}:{purpose.name}"
         action = "deny" if outcome == "deny" else "grant"
@@ -150,7 +151,9 @@ def make_preferences(
     final = {key[0]: e for key, e in _latest(consents, ("purpose",)).items()}
     events: list[Row] = []
 
-    def add(kind: str, key: str, value: str, at: datetime, cap: tuple[int, int] | None = None) -> None:
+    def add(
+        kind: str, key: str, value: str, at: datetime, cap: tuple[int, int] | None = None
+    ) -> None:
         n = 1 + sum(e["kind"] == kind and e["key"] == key for e in events)
         channel = rng.choices(SOURCE_CHANNELS, weights=SOURCE_CHANNEL_WEIGHTS)[0]
         events.append({
@@ -181,7 +184,8 @@ def make_preferences(
         cap = rng.choice(CAPS) if value == "opt_in" and rng.random() < 0.3 else None
         add("channel", channel, value, at, cap)
     if rng.random() < 0.06:
-        add("objection", rng.choice(("profiling", "direct_marketing")), "on", between(rng, created, now))
+        scope = rng.choice(("profiling", "direct_marketing"))
+        add("objection", scope, "on", between(rng, created, now))
     if rng.random() < 0.03:
         add("restriction", "processing", "on", between(rng, created, now))
     state = [

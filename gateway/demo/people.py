@@ -53,7 +53,8 @@ LOCALE_WEIGHTS = (35, 25, 20, 20)
 
 CITIES: dict[str, tuple[City, ...]] = {
     "GB": (
-        City("London", "Greater London", 51.5074, -0.1278, ("SW1A", "E1", "N1", "SE1", "W2", "NW3"), 4),
+        City("London", "Greater London", 51.5074, -0.1278,
+             ("SW1A", "E1", "N1", "SE1", "W2", "NW3"), 4),
         City("Manchester", "Greater Manchester", 53.4808, -2.2426, ("M1", "M4", "M20")),
         City("Birmingham", "West Midlands", 52.4862, -1.8904, ("B1", "B5", "B15")),
         City("Leeds", "West Yorkshire", 53.8008, -1.5491, ("LS1", "LS6")),
@@ -76,9 +77,12 @@ CITIES: dict[str, tuple[City, ...]] = {
         City("Dresden", "Sachsen", 51.0504, 13.7373, ("01",)),
     ),
     "FR": (
-        City("Paris", "Île-de-France", 48.8566, 2.3522, ("750",), 4),
-        City("Marseille", "Provence-Alpes-Côte d'Azur", 43.2965, 5.3698, ("130",)),
-        City("Lyon", "Auvergne-Rhône-Alpes", 45.7640, 4.8357, ("690",)),
+        City("Paris", "Île-de-France", 48.8566, 2.3522,
+             tuple(f"750{n:02d}" for n in range(1, 21)), 4),
+        City("Marseille", "Provence-Alpes-Côte d'Azur", 43.2965, 5.3698,
+             tuple(f"130{n:02d}" for n in range(1, 17))),
+        City("Lyon", "Auvergne-Rhône-Alpes", 45.7640, 4.8357,
+             tuple(f"6900{n}" for n in range(1, 10))),
         City("Toulouse", "Occitanie", 43.6047, 1.4442, ("310",)),
         City("Nice", "Provence-Alpes-Côte d'Azur", 43.7102, 7.2620, ("060",)),
         City("Nantes", "Pays de la Loire", 47.2184, -1.5536, ("440",)),
@@ -107,13 +111,11 @@ _BIRTH_FIRST = date(1940, 1, 1).toordinal()
 _BIRTH_LAST = date(2006, 12, 31).toordinal()
 _GB_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
-_RU = {
-    k: v.strip("-")
-    for k, v in zip(
-        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-        ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "-", "y", "-", "e", "yu", "ya"],
-    )
-}
+_RU_LATIN = (
+    "a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p",
+    "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya",
+)
+_RU = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя", _RU_LATIN, strict=True))
 _DE = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}
 
 
@@ -199,7 +201,7 @@ def make_person(
         "loyalty_card": loyalty_card(rng, customer_id) if rng.random() < 0.6 else None,
         "email": _email(rng, first, last, customer_id),
         "phone": phone,
-        "street": fake.street_address(),
+        "street": fake.street_address().replace("\n", ", "),
         "city": city.name,
         "postcode": _postcode(rng, locale, city),
         "region": city.region,

@@ -90,8 +90,9 @@ def _customer(ctx: _Context, rows: Rows) -> None:
     locale, customer = make_person(rng, ctx.fakers, ids("customers"), now)
     created: datetime = customer["created_at"]
     planned_orders = plan_orders(rng, created, now, locale.currency)
-    customer.update(derive(rng, planned_orders, locale.currency, customer["loyalty_card"] is not None, now))
-    sources = choose_sources(rng, customer["loyalty_card"] is not None, bool(planned_orders))
+    has_card = customer["loyalty_card"] is not None
+    customer.update(derive(rng, planned_orders, locale.currency, has_card, now))
+    sources = choose_sources(rng, has_card, bool(planned_orders))
     planned_interactions = plan_interactions(rng, sources, created, now)
     records = build_sources(rng, customer, sources, planned_orders, planned_interactions, now, ids)
     shop = records.get("orders")
@@ -111,7 +112,9 @@ def _customer(ctx: _Context, rows: Rows) -> None:
             "channel": i.channel, "device": i.device, "campaign": i.campaign,
             "occurred_at": i.occurred_at,
         })
-    customer["last_seen_at"] = planned_interactions[-1].occurred_at if planned_interactions else None
+    customer["last_seen_at"] = (
+        planned_interactions[-1].occurred_at if planned_interactions else None
+    )
     c_events, c_state = make_consents(rng, ctx.purposes, customer, ctx.seed, now, ids)
     p_events, p_state = make_preferences(rng, customer, c_events, ctx.seed, now, ids)
     moments = [created] + [e["occurred_at"] for e in c_events + p_events]
@@ -158,7 +161,9 @@ def seed_demo(
         raise ValueError("now must be timezone-aware")
     now = now.astimezone(UTC)
     with engine.connect() as conn:
-        last = {t.name: int(conn.execute(select(func.max(t.c.id))).scalar() or 0) for t in ID_TABLES}
+        last = {
+            t.name: int(conn.execute(select(func.max(t.c.id))).scalar() or 0) for t in ID_TABLES
+        }
     run = f"gateway-demo:{seed}:{last['customers']}"
     fakers: dict[str, Faker] = {}
     for locale in LOCALES:

@@ -31,8 +31,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    if "poolclass" not in kwargs:  # NullPool (migrations) takes no sizing arguments
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 

@@ -1,0 +1,321 @@
+"""The demo seeder: counts, determinism, ledger projections, aggregates and appending."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, Table, create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+
+from gateway.consent.purposes import Purposes, load_purposes
+from gateway.consent.tables import (
+    consent_events,
+    consent_state,
+    preference_events,
+    preference_state,
+)
+from gateway.demo.seed import DEFAULT_NOW, SeedReport, seed_demo
+from gateway.profile.tables import customers, interactions, orders, source_records
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
+
+PURPOSES_PATH = Path(__file__).resolve().parents[2] / "policies" / "purposes.yaml"
+CUSTOMERS = 200
+SEED = 7
+OTHER_SEED = 8
+PG_CUSTOMERS = 50
+PG_URL_VARIABLE = "GATEWAY_TEST_DATABASE_URL"
+NOT_SPENT = {"cancelled", "returned"}
+Row = dict[str, Any]
+REPORT_TABLES: dict[str, Table] = {
+    "customers": customers,
+    "source_records": source_records,
+    "orders": orders,
+    "interactions": interactions,
+    "consent_events": consent_events,
+    "preference_events": preference_events,
+}
+
+
+@pytest.fixture(scope="module")
+def purposes() -> Purposes:
+    return load_purposes(PURPOSES_PATH)
+
+
+def _fresh_engine(tmp_path: Path, name: str = "t.db") -> Engine:
+    url = f"sqlite:///{tmp_path}/{name}"
+    upgrade(url)
+    return make_engine(url)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = _fresh_engine(tmp_path)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def seeded(engine: Engine, purposes: Purposes) -> tuple[Engine, SeedReport]:
+    return engine, seed_demo(engine, purposes, customers=CUSTOMERS, seed=SEED)
+
+
+def _rows(engine: Engine, table: Table) -> list[Row]:
+    with engine.connect() as conn:
+        pk = list(table.primary_key.columns)
+        return [dict(r._mapping) for r in conn.execute(select(table).order_by(*pk))]
+
+
+def _count(engine: Engine, table: Table) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def _latest(events: list[Row], keys: tuple[str, ...]) -> dict[tuple[Any, ...], Row]:
+    latest: dict[tuple[Any, ...], Row] = {}
+    for event in sorted(events, key=lambda e: (e["occurred_at"], e["id"])):
+        latest[tuple(event[k] for k in keys)] = event
+    return latest
+
+
+def _aggregates(placed: list[Row]) -> tuple[int, int, Any]:
+    """Every order counts; cancelled and returned ones are not money spent."""
+    spent = sum(o["total_cents"] for o in placed if o["status"] not in NOT_SPENT)
+    return len(placed), spent, max((o["ordered_at"] for o in placed), default=None)
+
+
+def test_report_counts_match_the_rows_inserted(seeded: tuple[Engine, SeedReport]) -> None:
+    # given
+    engine, report = seeded
+
+    # when
+    counts = {name: _count(engine, table) for name, table in REPORT_TABLES.items()}
+
+    # then
+    assert counts == asdict(report)
+    assert report.customers == CUSTOMERS
+    assert min(counts.values()) > 0
+
+
+def test_progress_adds_up_to_every_customer(engine: Engine, purposes: Purposes) -> None:
+    # given
+    calls: list[int] = []
+
+    # when
+    seed_demo(engine, purposes, customers=CUSTOMERS + 37, seed=SEED, progress=calls.append)
+
+    # then
+    assert sum(calls) == CUSTOMERS + 37
+    assert len(calls) > 1
+
+
+def test_same_seed_gives_the_same_customers_and_another_seed_differs(
+    tmp_path: Path, purposes: Purposes
+) -> None:
+    # given
+    engines = [_fresh_engine(tmp_path, f"{name}.db") for name in ("a", "b", "c")]
+
+    # when
+    for eng, seed in zip(engines, (SEED, SEED, OTHER_SEED), strict=True):
+        seed_demo(eng, purposes, customers=CUSTOMERS, seed=seed)
+    first, again, other = (_rows(eng, customers) for eng in engines)
+    first_consents, again_consents = (_rows(eng, consent_events) for eng in engines[:2])
+    for eng in engines:
+        eng.dispose()
+
+    # then
+    assert first == again
+    assert first_consents == again_consents
+    assert first != other
+
+
+def test_consent_state_is_the_latest_event_per_customer_and_purpose(
+    seeded: tuple[Engine, SeedReport],
+) -> None:
+    # given
+    engine, _ = seeded
+    events = _rows(engine, consent_events)
+
+    # when
+    expected = {
+        key: (e["action"], e["notice_version"], e["occurred_at"], e["expires_at"], e["id"])
+        for key, e in _latest(events, ("customer_id", "purpose")).items()
+    }
+    actual = {
+        (s["customer_id"], s["purpose"]):
+            (s["action"], s["notice_version"], s["occurred_at"], s["expires_at"], s["event_id"])
+        for s in _rows(engine, consent_state)
+    }
+
+    # then
+    assert actual == expected
+
+
+def test_preference_state_is_the_latest_event_per_key(seeded: tuple[Engine, SeedReport]) -> None:
+    # given
+    engine, _ = seeded
+    events = _rows(engine, preference_events)
+
+    # when
+    expected = {
+        key: (e["value"], e["cap_count"], e["cap_period_days"], e["occurred_at"], e["id"])
+        for key, e in _latest(events, ("customer_id", "kind", "key")).items()
+    }
+    actual = {
+        (s["customer_id"], s["kind"], s["key"]):
+            (s["value"], s["cap_count"], s["cap_period_days"], s["occurred_at"], s["event_id"])
+        for s in _rows(engine, preference_state)
+    }
+
+    # then
+    assert actual == expected
+    assert {k[1] for k in actual} == {"channel", "objection", "restriction"}
+
+
+def test_order_aggregates_match_the_orders(seeded: tuple[Engine, SeedReport]) -> None:
+    # given
+    engine, _ = seeded
+    by_customer: dict[int, list[Row]] = {}
+    for order in _rows(engine, orders):
+        by_customer.setdefault(order["customer_id"], []).append(order)
+
+    # when
+    mismatches = [
+        c["id"] for c in _rows(engine, customers)
+        if (c["order_count"], c["total_spent_cents"], c["last_order_at"])
+        != _aggregates(by_customer.get(c["id"], []))
+    ]
+
+    # then
+    assert mismatches == []
+
+
+def test_last_seen_is_the_latest_interaction(seeded: tuple[Engine, SeedReport]) -> None:
+    # given
+    engine, _ = seeded
+    latest: dict[int, Any] = {}
+    for i in _rows(engine, interactions):
+        previous = latest.get(i["customer_id"], i["occurred_at"])
+        latest[i["customer_id"]] = max(i["occurred_at"], previous)
+
+    # when
+    last_seen = {c["id"]: c["last_seen_at"] for c in _rows(engine, customers)}
+
+    # then
+    assert last_seen == {cid: latest.get(cid) for cid in last_seen}
+    assert all(t <= DEFAULT_NOW for t in latest.values())
+
+
+def test_consents_mix_grants_denials_withdrawals_and_silence(
+    seeded: tuple[Engine, SeedReport],
+) -> None:
+    # given
+    engine, _ = seeded
+    events = _rows(engine, consent_events)
+
+    # when
+    actions = {e["action"] for e in events}
+    asked = {e["customer_id"] for e in events}
+    states = _rows(engine, consent_state)
+
+    # then
+    assert actions == {"grant", "deny", "withdraw"}
+    assert len(asked) < CUSTOMERS
+    assert any(
+        (s["action"], s["purpose"], s["notice_version"]) == ("grant", "marketing_sms", 1)
+        for s in states
+    )
+    assert any(s["expires_at"] is not None and s["expires_at"] < DEFAULT_NOW for s in states)
+
+
+def test_152_fz_grants_carry_the_consent_content(
+    seeded: tuple[Engine, SeedReport], purposes: Purposes
+) -> None:
+    # given
+    engine, _ = seeded
+    russians = {c["id"] for c in _rows(engine, customers) if c["jurisdiction"] == "152-fz"}
+
+    # when
+    grants = [e for e in _rows(engine, consent_events)
+              if e["customer_id"] in russians and e["action"] == "grant"]
+
+    # then
+    assert grants
+    for grant in grants:
+        purpose = purposes.by_name[grant["purpose"]]
+        assert grant["details"]["operator"] == purposes.operator
+        assert grant["details"]["data_categories"] == sorted(purpose.categories)
+        assert grant["details"]["term_days"] == purpose.retention_days
+
+
+def test_emails_are_unique_and_sources_are_coherent(seeded: tuple[Engine, SeedReport]) -> None:
+    # given
+    engine, _ = seeded
+    people = {c["id"]: c for c in _rows(engine, customers)}
+
+    # when
+    emails = [c["email"] for c in people.values()]
+    records = _rows(engine, source_records)
+
+    # then
+    assert len(set(emails)) == len(emails)
+    assert all(e.isascii() and e == e.lower() for e in emails)
+    assert all(r["first_seen_at"] <= r["last_seen_at"] for r in records)
+    loyalty = [r for r in records if r["source"] == "loyalty"]
+    assert all(people[r["customer_id"]]["loyalty_card"] for r in loyalty)
+    assert all(1 <= sum(r["customer_id"] == cid for r in records) <= 5 for cid in people)
+
+
+def test_seeding_twice_appends(seeded: tuple[Engine, SeedReport], purposes: Purposes) -> None:
+    # given
+    engine, first = seeded
+
+    # when
+    second = seed_demo(engine, purposes, customers=CUSTOMERS, seed=SEED)
+
+    # then
+    people = _rows(engine, customers)
+    assert len(people) == 2 * CUSTOMERS
+    assert _count(engine, orders) == first.orders + second.orders
+    assert _count(engine, consent_events) == first.consent_events + second.consent_events
+    assert len({c["email"] for c in people}) == 2 * CUSTOMERS
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get(PG_URL_VARIABLE), reason=f"{PG_URL_VARIABLE} is not set")
+def test_seeds_a_fresh_postgres_database(purposes: Purposes) -> None:
+    # given
+    admin = create_engine(os.environ[PG_URL_VARIABLE], isolation_level="AUTOCOMMIT")
+    name = f"gw_seed_{secrets.token_hex(6)}"
+    url = make_url(os.environ[PG_URL_VARIABLE]).set(database=name)
+    url_text = url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        upgrade(url_text)
+        engine = make_engine(url_text)
+        try:
+            # when
+            report = seed_demo(engine, purposes, customers=PG_CUSTOMERS, seed=SEED)
+            with engine.begin() as conn:
+                new_id = conn.execute(
+                    insert(customers).values(created_at=DEFAULT_NOW, updated_at=DEFAULT_NOW)
+                    .returning(customers.c.id)
+                ).scalar_one()
+
+            # then
+            counts = {n: _count(engine, t) for n, t in REPORT_TABLES.items()}
+            assert counts == {**asdict(report), "customers": PG_CUSTOMERS + 1}
+            assert new_id == PG_CUSTOMERS + 1
+        finally:
+            engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError
@@ -34,11 +35,37 @@ WITHHELD: dict[Code, FieldDenied] = {code: FieldDenied(code) for code in _WITHHE
 
 MASKED = {"message": "Unexpected error.", "extensions": {"code": Code.INTERNAL.value}}
 
+_VARIABLE = re.compile(r"^Variable '\$[_A-Za-z][_0-9A-Za-z]*'")
+
+
+def is_variable_error(error: GraphQLError) -> bool:
+    """A variable value that does not fit its declared type (or a missing required one).
+
+    graphql-core reports these before execution (so without a path) and wraps the scalar's
+    own GraphQLError as `original_error`; without this check they were masked as INTERNAL
+    (and logged with the offending value). They are the caller's bad input: BAD_REQUEST.
+    """
+    return isinstance(error.original_error, GraphQLError) and error.path is None
+
 
 def is_expected(error: GraphQLError) -> bool:
     """Parse and validation errors, withheld fields and service errors are shown as they are."""
     original = error.original_error
     return original is None or isinstance(original, (FieldDenied, ServiceError))
+
+
+def _variable_error(error: GraphQLError) -> dict[str, Any]:
+    # graphql-core's message quotes the value the caller sent (it may be an email or a
+    # name); only the variable's name is kept, and the location points at its definition.
+    named = _VARIABLE.match(error.message)
+    out: dict[str, Any] = {
+        "message": f"{named.group(0)} has an invalid value." if named
+        else "A variable has an invalid value."
+    }
+    if error.locations:
+        out["locations"] = error.formatted.get("locations")
+    out["extensions"] = {"code": Code.BAD_REQUEST.value}
+    return out
 
 
 def error_code(error: GraphQLError) -> str:
@@ -50,6 +77,8 @@ def error_code(error: GraphQLError) -> str:
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
     """The error as the client sees it: unexpected ones masked (and logged, without data)."""
+    if is_variable_error(error):
+        return _variable_error(error)
     if not is_expected(error):
         logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
         masked: dict[str, Any] = dict(MASKED)

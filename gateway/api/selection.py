@@ -8,8 +8,21 @@ from typing import Any
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 
+def _excluded(node: Any) -> bool:
+    """`@skip(if: true)` or `@include(if: false)`: graphql-core will not resolve the node.
+
+    Without this check a skipped field was still loaded and written to the audit entry as
+    read (decided ALLOWED), though the caller never received it.
+    """
+    directives = node.directives
+    skipped = directives.get("skip", {}).get("if") is True
+    return skipped or directives.get("include", {}).get("if") is False
+
+
 def _children(selections: Iterable[Any]) -> Iterable[SelectedField]:
     for node in selections:
+        if _excluded(node):
+            continue
         if isinstance(node, SelectedField):
             yield node
         elif isinstance(node, (FragmentSpread, InlineFragment)):

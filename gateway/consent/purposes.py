@@ -125,7 +125,9 @@ def _parse_purpose(name: str, raw: Any, problems: list[str]) -> Purpose | None:
     versions = [n.version for n in notices if n]
     if len(versions) != len(set(versions)):
         problems.append(f"{where}.notices: versions must be unique")
-    if basis == "consent" and not versions:
+    # Fix: count the notices given, not the valid ones, so that one bad notice is reported
+    # once at its place instead of also as "needs at least one notice".
+    if basis == "consent" and not notices:
         problems.append(f"{where}.notices: a consent-based purpose needs at least one notice")
     if len(problems) > before:
         return None

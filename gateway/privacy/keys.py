@@ -18,38 +18,81 @@ class MasterKeyError(RuntimeError):
     """The master key is missing, malformed or unreadable; the message says how to fix it."""
 
 
-def _decode(raw: str) -> bytes:
+_HOW_TO_CREATE = (
+    "create one with: python -c 'import secrets,base64;"
+    "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'"
+)
+
+
+def _decode(raw: str, source: str = "GATEWAY_MASTER_KEY") -> bytes:
+    # Fix: the messages name where the key came from (a malformed key *file* used to be
+    # reported as a bad GATEWAY_MASTER_KEY) and both say how to create a valid key.
     text = raw.strip()
     try:
         key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise MasterKeyError("GATEWAY_MASTER_KEY must be urlsafe base64 of 32 bytes") from exc
+        raise MasterKeyError(
+            f"{source} must be urlsafe base64 of {MASTER_KEY_BYTES} bytes; {_HOW_TO_CREATE}"
+        ) from exc
     if len(key) != MASTER_KEY_BYTES:
         raise MasterKeyError(
-            f"the master key must be {MASTER_KEY_BYTES} bytes, got {len(key)}; "
-            "create one with: python -c 'import secrets,base64;"
-            "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'"
+            f"the master key in {source} must be {MASTER_KEY_BYTES} bytes, got {len(key)}; "
+            + _HOW_TO_CREATE
         )
     return key
+
+
+def _read_key_file(key_file: Path) -> bytes:
+    try:
+        text = key_file.read_text()
+    except OSError as exc:  # fix: an unreadable file raised a bare OSError
+        raise MasterKeyError(f"cannot read the master key file {key_file}: {exc}") from exc
+    return _decode(text, f"the key file {key_file}")
 
 
 def load_or_create_master_key(env_value: str | None, key_file: Path) -> bytes:
     """Return the master key from the environment, else from `key_file`, creating it once.
 
-    The file is created with mode 0600 and `O_EXCL`, so two processes starting at once
-    cannot both write a different key.
+    The file is created with mode 0600 and appears atomically with its content (written to
+    a private temporary file, then hard-linked into place, which fails if it exists), so two
+    processes starting at once cannot both write a different key, and neither can read a
+    half-written one.
     """
     if env_value:
         return _decode(env_value)
     if key_file.exists():
-        return _decode(key_file.read_text())
+        return _read_key_file(key_file)
     key_file.parent.mkdir(parents=True, exist_ok=True)
     encoded = base64.urlsafe_b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode()
+    # Fix: the key used to be written into the final path after an O_EXCL create, so a
+    # second process starting at that moment found an empty file and failed to decode it.
+    # Also fchmod: the mode given to os.open is reduced by the umask; 0600 must be exact.
+    tmp = key_file.with_name(f".{key_file.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(encoded + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, key_file)
+        except FileExistsError:
+            return _read_key_file(key_file)
+        except OSError:  # a filesystem without hard links: create in place, as before
+            return _create_in_place(key_file, encoded)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _decode(encoded)
+
+
+def _create_in_place(key_file: Path, encoded: str) -> bytes:
     try:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return _decode(key_file.read_text())
+        return _read_key_file(key_file)
     with os.fdopen(fd, "w") as fh:
+        os.fchmod(fh.fileno(), 0o600)
         fh.write(encoded + "\n")
     return _decode(encoded)
 

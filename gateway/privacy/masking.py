@@ -23,18 +23,29 @@ def normalize_phone(value: str) -> str:
 def mask_email(value: str) -> str:
     """`j***@example.com`: enough to recognise, not enough to write to."""
     local, _, domain = value.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
+    # Fix: without a local part ("@example.com") the mask used to contain the whole value.
+    return f"{local[:1]}***@{domain}" if domain and local else "***"
+
+
+def _keep_tail(text: str, keep: int) -> int:
+    """How many trailing characters of `text` a mask may show: `keep`, but only when at least
+    as many characters stay hidden. (Fix: short values used to come back whole, e.g.
+    mask_code("1234") == "1234" and mask_phone("12") == "12".)"""
+    return keep if len(text) >= 2 * keep else 0
 
 
 def mask_phone(value: str) -> str:
     """`+7*******67`: only the last two digits stay."""
     digits = normalize_phone(value)
-    return ("+" if digits.startswith("+") else "") + "*" * max(len(digits.lstrip("+")) - 2, 0) + digits[-2:]
+    bare = digits.lstrip("+")
+    kept = _keep_tail(bare, 2)
+    return ("+" if digits.startswith("+") else "") + "*" * (len(bare) - kept) + bare[len(bare) - kept:]
 
 
 def mask_code(value: str) -> str:
     """A card or account number: the last four characters stay."""
-    return "*" * max(len(value) - 4, 0) + value[-4:]
+    kept = _keep_tail(value, 4)  # fix: a code of four characters or fewer came back whole
+    return "*" * (len(value) - kept) + value[len(value) - kept:]
 
 
 def normalize_code(value: str) -> str:

@@ -31,9 +31,15 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (ValueError, TypeError) as exc:
         raise InvalidPseudonym("malformed token") from exc
+    # Fix: the decoder skips characters outside the alphabet and accepts `+`, `/`, `=` and
+    # non-zero trailing bits, so many spellings (e.g. "c_Ab!c...") resolved to one customer.
+    # Only the one spelling this gateway makes is accepted.
+    if _b64(data) != text:
+        raise InvalidPseudonym("malformed token")
+    return data
 
 
 class Pseudonymizer:

@@ -91,16 +91,20 @@ def _search(reader: Reader, query: CustomerQuery) -> Select[Any]:
     return stmt
 
 
-def _cursor_context(query: CustomerQuery) -> bytes:
-    # A cursor is bound to the query shape it was made for.
-    return json.dumps([query.filters, query.order_by, query.descending]).encode()
+def _cursor_context(reader: Reader, query: CustomerQuery) -> bytes:
+    # A cursor is bound to the query shape it was made for, and to the purpose: the purpose
+    # decides which customers a filtered or sorted search sees, so a position (an offset)
+    # taken in one purpose's result set skipped or repeated customers in another's.
+    return json.dumps(
+        [reader.plan.purpose.name, query.filters, query.order_by, query.descending]
+    ).encode()
 
 
 def _decode_cursor(reader: Reader, query: CustomerQuery) -> int | None:
     if query.after is None:
         return None
     try:
-        value = json.loads(reader.pseudonyms.unseal(query.after, _cursor_context(query)))
+        value = json.loads(reader.pseudonyms.unseal(query.after, _cursor_context(reader, query)))
     except (InvalidPseudonym, ValueError) as exc:
         raise ServiceError(Code.INVALID_INPUT, "invalid cursor for this query", "after") from exc
     if not isinstance(value, int) or value < 0:
@@ -136,7 +140,7 @@ def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wante
     end: str | None = None
     if rows:
         last = rows[-1].id if query.order_by is None else (position or 0) + len(rows)
-        end = reader.pseudonyms.seal(json.dumps(last).encode(), _cursor_context(query))
+        end = reader.pseudonyms.seal(json.dumps(last).encode(), _cursor_context(reader, query))
 
     def count() -> int:
         return int(conn.execute(select(func.count()).select_from(search.subquery())).scalar_one())

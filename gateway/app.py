@@ -21,6 +21,7 @@ from gateway.consent.purposes import load_purposes
 from gateway.policy import PolicyEngine
 from gateway.privacy.keys import load_or_create_master_key
 from gateway.privacy.pseudonyms import PseudonymService
+from gateway.privacy.signing import Signer
 from gateway.store.db import make_engine
 
 
@@ -36,6 +37,7 @@ def build_services(settings: Settings) -> Services:
         policy=PolicyEngine(settings.policy_dir, purposes),
         pseudonyms=PseudonymService(master),
         authenticator=Authenticator(engine, settings.app_cache_seconds),
+        signer=Signer(master),
     )
 
 
@@ -55,6 +57,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    async def jwks(_request: Request) -> JSONResponse:
+        return JSONResponse(services.signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
@@ -64,6 +69,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         routes=[
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/.well-known/jwks.json", jwks, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -49,7 +49,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
 def db_upgrade(revision: str) -> None:
     """Migrate the database to the latest schema (or --revision)."""
     from gateway.store.migrate import upgrade

@@ -18,7 +18,8 @@ from starlette.testclient import TestClient
 from gateway.api.context import Services
 from gateway.app import build_services, create_app
 from gateway.audit.tables import audit_events
-from gateway.auth.apps import Caller, create_app as create_caller
+from gateway.auth.apps import Caller
+from gateway.auth.apps import create_app as create_caller
 from gateway.config import Settings
 from gateway.consent.ledger import append_consent, append_preference
 from gateway.profile.tables import customers, orders

@@ -14,6 +14,7 @@ from gateway.errors import ServiceError
 from gateway.policy import PolicyEngine
 from gateway.policy.codes import Code
 from gateway.privacy.pseudonyms import PseudonymService
+from gateway.privacy.signing import Signer
 from gateway.profile.fields import CUSTOMER_FIELDS
 from gateway.profile.reader import CustomerView, Reader
 from gateway.store.types import utcnow
@@ -29,6 +30,7 @@ class Services:
     policy: PolicyEngine
     pseudonyms: PseudonymService
     authenticator: Authenticator
+    signer: Signer
 
 
 class RequestContext:

@@ -16,11 +16,17 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from gateway.api.directives import Category
 from gateway.api.query import Query
 from gateway.config import Settings
+
+
+# Each domain's GraphQL module contributes its root types here (one line each).
+QUERIES: list[type] = [Query]
+MUTATIONS: list[type] = []
 
 
 class GatewaySchema(strawberry.Schema):
@@ -48,7 +54,8 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return GatewaySchema(
-        query=Query,
+        query=merge_types("Query", tuple(QUERIES)),
+        mutation=merge_types("Mutation", tuple(MUTATIONS)) if MUTATIONS else None,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=True),
         schema_directives=[Category],

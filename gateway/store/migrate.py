@@ -19,7 +19,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Migrate the database at `url` to `revision`."""
     if url.startswith("sqlite"):
         from gateway.store.db import _prepare_sqlite_path

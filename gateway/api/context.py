@@ -76,11 +76,16 @@ class RequestContext:
             )
         return self._reader
 
-    def record(self, operation: str, views: list[CustomerView], wanted: tuple[str, ...]) -> None:
-        """Note in the audit entry whom this request touched and what it decided per field."""
+    def begin(self, operation: str) -> None:
+        """Name the root field in the audit entry before anything can refuse it."""
         audit = self.audit
         if operation not in (audit.operation or "").split(","):
             audit.operation = f"{audit.operation},{operation}" if audit.operation else operation
+
+    def record(self, operation: str, views: list[CustomerView], wanted: tuple[str, ...]) -> None:
+        """Note in the audit entry whom this request touched and what it decided per field."""
+        audit = self.audit
+        self.begin(operation)
         plan = self.reader().plan
         for name in wanted:
             audit.fields.setdefault(name, plan.access(name).decision.code.value)

@@ -75,6 +75,9 @@ def error_code(error: GraphQLError) -> str:
     return Code.BAD_REQUEST.value if error.original_error is None else Code.INTERNAL.value
 
 
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
 def format_error(error: GraphQLError) -> dict[str, Any]:
     """The error as the client sees it: unexpected ones masked (and logged, without data)."""
     if is_variable_error(error):
@@ -86,6 +89,9 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
             masked["path"] = error.path
         return masked
     formatted = error.formatted
+    if error.original_error is None and "Did you mean" in formatted["message"]:
+        # Suggestions reconstruct the schema (and hidden names) for a probing client.
+        formatted = {**formatted, "message": _SUGGESTION.sub("", formatted["message"])}
     if "extensions" not in formatted or "code" not in formatted["extensions"]:
         formatted = {**formatted, "extensions": {**formatted.get("extensions", {}), "code": error_code(error)}}
     return dict(formatted)

@@ -78,6 +78,7 @@ class Query:
     @strawberry.field(description="One customer by the id this app was given.")
     def customer(self, info: Info[RequestContext, Any], id: strawberry.ID) -> Customer | None:
         ctx = info.context
+        ctx.begin("customer")
         reader = ctx.reader()
         wanted = _personal(requested(info.selected_fields))
         view = service.get_customer(ctx.conn, reader, str(id), wanted)
@@ -94,6 +95,7 @@ class Query:
         order_by: CustomerOrder | None = None,
     ) -> CustomerConnection:
         ctx = info.context
+        ctx.begin("customers")
         reader = ctx.reader()
         query = service.CustomerQuery(
             first=_page_size(ctx, first),

@@ -314,3 +314,18 @@ def test_failing_audit_fails_a_list_read(fresh_gateway: Gateway) -> None:
         "message": "the request could not be audited, so it was not answered; retry later",
         "extensions": {"code": "AUDIT_UNAVAILABLE"},
     }]}
+
+
+REFUSED_SEARCH = '{ customers(filter: {email: "someone@example.org"}) { nodes { id } } }'
+
+
+def test_a_refused_search_is_audited_under_its_operation(gw: Gateway) -> None:
+    # given an analytics app, which may not search by email
+    # when
+    response = gw.post(REFUSED_SEARCH, app="analytics", purpose="analytics")
+    # then
+    entry = gw.audit_entry(response.headers["X-Request-Id"])
+    assert entry.operation == "customers"
+    assert entry.decision == "deny"
+    assert entry.detail["errors"] == {"POLICY_DENIED": 1}
+    assert "someone@example.org" not in str(tuple(entry))

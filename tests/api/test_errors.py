@@ -209,3 +209,16 @@ def test_unexpected_exception_is_audited_as_internal(
     assert entry.detail["errors"] == {"INTERNAL": 1}
     assert entry.decision == "deny"
     assert "secret detail" not in str(entry._mapping)
+
+
+UNKNOWN_ENUM_QUERY = "{ customers(orderBy: {field: LAST_NAMES}) { nodes { id } } }"
+
+
+def test_validation_errors_never_suggest_names(gw: Gateway) -> None:
+    # given a misspelt enum value, close to a real one
+    # when
+    response = gw.post(UNKNOWN_ENUM_QUERY)
+    # then
+    text = response.text
+    assert "Did you mean" not in text
+    assert "LAST_NAME\"" not in text and "LAST_NAME'" not in text

@@ -15,7 +15,7 @@ CATEGORIES = frozenset(
     {"identity", "contact", "location", "transactions", "interactions", "preferences",
      "derived", "special"}
 )
-IDENTIFIER_KINDS = frozenset({"email", "phone", "card"})
+IDENTIFIER_KINDS = frozenset({"email", "phone", "card", "address"})
 
 
 class PurposesError(ValueError):

@@ -48,6 +48,16 @@ def mask_code(value: str) -> str:
     return "*" * (len(value) - kept) + value[len(value) - kept:]
 
 
+def mask_address(value: str) -> str:
+    """A street address: only that there is one. House numbers and names identify."""
+    return "***" if value.strip() else value
+
+
+def normalize_address(value: str) -> str:
+    """Lower-cased, single-spaced: the form used for keyed pseudonyms."""
+    return " ".join(value.lower().split())
+
+
 def normalize_code(value: str) -> str:
     """A card or account number as typed, without surrounding blanks."""
     return value.strip()
@@ -55,5 +65,6 @@ def normalize_code(value: str) -> str:
 
 NORMALIZERS: dict[str, Callable[[str], str]] = {
     "email": normalize_email, "phone": normalize_phone, "card": normalize_code,
+    "address": normalize_address,
 }
-MASKERS: dict[str, Callable[[str], str]] = {"email": mask_email, "phone": mask_phone, "card": mask_code}
+MASKERS: dict[str, Callable[[str], str]] = {"email": mask_email, "phone": mask_phone, "card": mask_code, "address": mask_address}

@@ -17,7 +17,7 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("loyaltyCardNumber", "identity", identifier="card"),
     FieldSpec("email", "contact", identifier="email"),
     FieldSpec("phone", "contact", identifier="phone"),
-    FieldSpec("street", "contact"),
+    FieldSpec("street", "contact", identifier="address"),
     FieldSpec("city", "location"),
     FieldSpec("postcode", "location"),
     FieldSpec("region", "location"),

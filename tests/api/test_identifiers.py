@@ -171,3 +171,28 @@ def test_linkage_sees_raw_identifiers(gw: Gateway) -> None:
     # then
     assert seen == {"email": values["email"], "phone": PHONE,
                     "loyaltyCardNumber": values["loyalty_card"]}
+
+
+STREET = "query($id: ID!) { customer(id: $id) { street } }"
+ADDRESS_PSEUDONYM = re.compile(r"^address_[0-9a-f]{32}$")
+
+
+def _street(gw: Gateway, cid: int, app: str, purpose: str) -> object:
+    body = gw.post(STREET, app=app, purpose=purpose, variables={"id": gw.pseudonym(cid, app)}).json()
+    assert "errors" not in body, body
+    return body["data"]["customer"]["street"]
+
+
+def test_a_street_address_is_an_identifier_too(gw: Gateway) -> None:
+    # given
+    cid, values = add_person(gw)
+
+    # when
+    for_service = _street(gw, cid, "support", "service")
+    for_support = _street(gw, cid, "support", "support")
+    for_analytics = _street(gw, cid, "analytics", "analytics")
+
+    # then: in the clear only where the purpose needs it (delivering orders)
+    assert for_service == values["street"]
+    assert for_support == "***"
+    assert isinstance(for_analytics, str) and ADDRESS_PSEUDONYM.match(for_analytics)

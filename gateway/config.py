@@ -53,7 +53,11 @@ class Settings:
     max_tokens: int = 4000
     introspection: bool = True
     app_cache_seconds: int = 5
+    threads_per_worker: int = 2
     log_level: str = "info"
+    audit_checkpoint_every: int = 1000  # sign the chain head every N entries ...
+    audit_checkpoint_seconds: int = 60  # ... or when the last checkpoint is older than this
+    audit_archive_dir: Path = Path("./var/archive")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -73,5 +77,9 @@ class Settings:
             max_tokens=_int("GATEWAY_MAX_TOKENS", 4000),
             introspection=_bool("GATEWAY_INTROSPECTION", True),
             app_cache_seconds=_int("GATEWAY_APP_CACHE_SECONDS", 5),
+            threads_per_worker=_int("GATEWAY_THREADS_PER_WORKER", 2),
             log_level=env.get("GATEWAY_LOG_LEVEL") or "info",
+            audit_checkpoint_every=_int("GATEWAY_AUDIT_CHECKPOINT_EVERY", 1000),
+            audit_checkpoint_seconds=_int("GATEWAY_AUDIT_CHECKPOINT_SECONDS", 60),
+            audit_archive_dir=Path(env.get("GATEWAY_AUDIT_ARCHIVE_DIR") or "./var/archive"),
         )

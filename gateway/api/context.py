@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
+from gateway.api.withhold import Withheld
 from gateway.audit.service import AuditEntry
 from gateway.auth.apps import Authenticator, Caller
 from gateway.config import Settings
@@ -51,6 +52,7 @@ class RequestContext:
             purpose=purpose.name if purpose else None, request_id=request_id,
         )
         self._reader: Reader | None = None
+        self.withheld = Withheld()
 
     def reader(self) -> Reader:
         """The reader for the declared purpose; `PURPOSE_REQUIRED` / `PURPOSE_UNKNOWN` if none."""

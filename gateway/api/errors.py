@@ -23,8 +23,10 @@ _WITHHELD = {
 
 
 class FieldDenied(GraphQLError):
-    """A withheld field. One instance per code: it is returned as the field's value and
-    graphql-core raises it at the field's path (no resolver per field needed)."""
+    """A withheld field's value. One shared instance per code: the gateway's execution
+    context (gateway/api/withhold.py) turns it into null plus an error without raising it."""
+
+    MESSAGES = _WITHHELD
 
     def __init__(self, code: Code) -> None:
         super().__init__(_WITHHELD[code], extensions={"code": code.value})

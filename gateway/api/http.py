@@ -14,8 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -63,6 +64,7 @@ class GraphQLEndpoint:
     def __init__(self, services: Services, schema: GatewaySchema) -> None:
         self.services = services
         self.schema = schema
+        self._limiter = anyio.CapacityLimiter(services.settings.threads_per_worker)
 
     async def handle(self, request: Request) -> Response:
         accept = request.headers.get("accept", "")
@@ -86,7 +88,11 @@ class GraphQLEndpoint:
             if len(body) > limit:
                 return _error(413, Code.REQUEST_TOO_LARGE, f"the request body is limited to {limit} bytes")
         headers = {k: request.headers.get(k) for k in ("authorization", "x-purpose", "accept")}
-        return await run_in_threadpool(self._handle, body, headers)
+        # A few requests at a time per worker: more threads on one core only stretch each
+        # request's lifetime (and the garbage collector's work); scale with workers instead.
+        return await anyio.to_thread.run_sync(
+            self._handle, body, headers, limiter=self._limiter
+        )
 
     def _handle(self, body: bytes, headers: dict[str, str | None]) -> Answer:
         caller = self.services.authenticator.authenticate(headers["authorization"])
@@ -105,7 +111,7 @@ class GraphQLEndpoint:
             result = self.schema.execute_sync(
                 query, variable_values=variables, context_value=ctx, operation_name=operation
             )
-            errors = [format_error(e) for e in result.errors or ()]
+            errors = ctx.withheld.errors() + [format_error(e) for e in result.errors or ()]
             ctx.audit.errors = dict(Counter(e["extensions"]["code"] for e in errors))
             if errors and any(e["extensions"]["code"] == Code.INTERNAL for e in errors):
                 conn.rollback()  # an unexpected failure keeps none of a mutation's writes

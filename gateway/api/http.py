@@ -116,7 +116,9 @@ class GraphQLEndpoint:
             if errors and any(e["extensions"]["code"] == Code.INTERNAL for e in errors):
                 conn.rollback()  # an unexpected failure keeps none of a mutation's writes
             try:
-                write_entry(conn, ctx.audit, self.services.pseudonyms.for_audit())
+                services = self.services
+                write_entry(conn, ctx.audit, services.pseudonyms.for_audit(), services.signer,
+                            services.settings)
                 conn.commit()
             except Exception:
                 conn.rollback()

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
-from gateway.audit.tables import audit_events
+from gateway.audit.writer import CheckpointPolicy, SignerLike, append
+from gateway.config import Settings
 from gateway.privacy.pseudonyms import Pseudonymizer
 from gateway.store.types import utcnow
 
@@ -54,21 +55,30 @@ def _subjects(pairs: Sequence[tuple[int, str]], audit: Pseudonymizer) -> list[di
     return [{"ref": audit.customer_id(i), "code": c} for i, c in seen.items()]
 
 
-def write_entry(conn: Connection, entry: AuditEntry, audit: Pseudonymizer) -> None:
-    """Append `entry` on `conn` (the caller commits). Raises if it cannot be written."""
+def write_entry(
+    conn: Connection, entry: AuditEntry, audit: Pseudonymizer, signer: SignerLike,
+    settings: Settings | None = None,
+) -> int:
+    """Append `entry` to the chain on `conn` (the caller commits); its seq.
+
+    Raises if it cannot be written. `signer` signs a checkpoint when one is due (every
+    `settings.audit_checkpoint_every` entries or `audit_checkpoint_seconds`).
+    """
+    settings = settings or Settings()
     detail: Mapping[str, Any] = {"fields": entry.fields, "errors": entry.errors, **entry.extra}
-    conn.execute(
-        insert(audit_events).values(
-            occurred_at=entry.occurred_at,
-            request_id=entry.request_id,
-            actor_type=entry.actor_type,
-            actor=entry.actor,
-            role=entry.role,
-            purpose=entry.purpose,
-            action=entry.action,
-            operation=entry.operation,
-            decision=entry.decision(),
-            subjects=_subjects(entry.subjects, audit),
-            detail=dict(detail),
-        )
-    )
+    subjects = _subjects(entry.subjects, audit)
+    values: dict[str, Any] = {
+        "occurred_at": entry.occurred_at,
+        "request_id": entry.request_id,
+        "actor_type": entry.actor_type,
+        "actor": entry.actor,
+        "role": entry.role,
+        "purpose": entry.purpose,
+        "action": entry.action,
+        "operation": entry.operation,
+        "decision": entry.decision(),
+        "subjects": subjects,
+        "detail": dict(detail),
+    }
+    policy = CheckpointPolicy(settings.audit_checkpoint_every, settings.audit_checkpoint_seconds)
+    return append(conn, values, [s["ref"] for s in subjects], signer, policy)

@@ -1,0 +1,267 @@
+"""Audit chain benchmark: append throughput (chained vs plain inserts) and verification speed.
+
+    python bench/audit_chain.py                         # SQLite, 1,000,000 entries to verify
+    python bench/audit_chain.py --db postgresql         # on GATEWAY_TEST_DATABASE_URL's server
+    python bench/audit_chain.py --entries 100000 --threads 8 --appends 3000
+
+1. Append: `--threads` threads, then `--processes` OS processes (as uvicorn workers would),
+   each append through `write_entry` (one transaction per entry, the head row lock, hashing,
+   subject refs, checkpoints every 1,000), against plain inserts of the same rows into the
+   same table (one transaction each, no chain) in a second fresh database of the same
+   schema, in the same run. Reports entries/s and the ratio.
+2. Verify: `--entries` properly chained rows are computed in Python and bulk inserted (with a
+   signed checkpoint every 1,000), then `verify_chain(full=True)` walks them. Target: 1,000,000
+   entries in under 60 s. Results go to bench/results/audit_chain-<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import multiprocessing
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, insert, text, update
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from gateway.audit.chain import GENESIS, checkpoint_message, entry_hash
+from gateway.audit.service import AuditEntry, write_entry
+from gateway.audit.tables import audit_chain_head, audit_checkpoints, audit_events
+from gateway.audit.verify import verify_chain
+from gateway.config import Settings
+from gateway.privacy.pseudonyms import PseudonymService
+from gateway.privacy.signing import Signer
+from gateway.store.db import make_engine
+from gateway.store.migrate import upgrade
+
+MASTER = bytes(range(32))
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@contextlib.contextmanager
+def database(kind: str) -> Iterator[str]:
+    """A fresh migrated database (SQLite file or PostgreSQL database), removed afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/audit.db"
+            upgrade(url)
+            yield url
+        return
+    admin = make_url(os.environ.get("GATEWAY_TEST_DATABASE_URL") or PG_DEFAULT)
+    name = f"bench_{secrets.token_hex(4)}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def _entry(i: int) -> AuditEntry:
+    return AuditEntry(actor_type="app", actor="bench-app", action="read", role="support",
+                      purpose="support", operation="customers",
+                      subjects=[(i % 1000 + 1, "ALLOWED"), (i % 777 + 1, "CONSENT_REQUIRED")],
+                      fields={"firstName": "ALLOWED", "email": "ALLOWED", "city": "ALLOWED"})
+
+
+def _run_threads(threads: int, total: int, work: Any) -> float:
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def loop() -> None:
+        while True:
+            with lock:
+                i = next(counter)
+            if i >= total:
+                return
+            work(i)
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=loop) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return total / (time.perf_counter() - started)
+
+
+def bench_append(kind: str, threads: int, appends: int) -> dict[str, float]:
+    """Chained appends vs plain inserts, entries/s, same thread count."""
+    pseudonyms, signer = PseudonymService(MASTER), Signer(MASTER)
+    audit = pseudonyms.for_audit()
+    settings = Settings(audit_checkpoint_every=1000, audit_checkpoint_seconds=3600)
+    with database(kind) as plain_url, database(kind) as chain_url:
+        plain_engine = make_engine(plain_url, **({} if kind == "sqlite" else {"pool_size": threads}))
+        chain_engine = make_engine(chain_url, **({} if kind == "sqlite" else {"pool_size": threads}))
+
+        def plain(i: int) -> None:
+            e = _entry(i)
+            with plain_engine.begin() as conn:
+                conn.execute(insert(audit_events).values(
+                    seq=i + 1, occurred_at=e.occurred_at, request_id=e.request_id,
+                    actor_type=e.actor_type, actor=e.actor, role=e.role, purpose=e.purpose,
+                    action=e.action, operation=e.operation, decision=e.decision(),
+                    subjects=[{"ref": audit.customer_id(c), "code": k} for c, k in e.subjects],
+                    detail={"fields": e.fields, "errors": e.errors}))
+
+        def chained(i: int) -> None:
+            with chain_engine.begin() as conn:
+                write_entry(conn, _entry(i), audit, signer, settings)
+
+        plain_rate = _run_threads(threads, appends, plain)
+        chain_rate = _run_threads(threads, appends, chained)
+        ok = verify_chain(chain_engine, signer.jwks()).ok
+        plain_engine.dispose()
+        chain_engine.dispose()
+    return {"plain_per_s": round(plain_rate), "chained_per_s": round(chain_rate),
+            "ratio": round(chain_rate / plain_rate, 3), "chain_valid": ok}
+
+
+def _process_worker(url: str, mode: str, first: int, count: int, barrier: Any) -> None:
+    """One OS process appending `count` entries (plain or chained), started by `barrier`."""
+    pseudonyms, signer = PseudonymService(MASTER), Signer(MASTER)
+    audit = pseudonyms.for_audit()
+    settings = Settings(audit_checkpoint_every=1000, audit_checkpoint_seconds=3600)
+    engine = make_engine(url)
+    with engine.connect() as conn:  # connect before the clock starts
+        conn.execute(text("SELECT 1"))
+    barrier.wait()
+    for i in range(first, first + count):
+        with engine.begin() as conn:
+            if mode == "chained":
+                write_entry(conn, _entry(i), audit, signer, settings)
+            else:
+                e = _entry(i)
+                conn.execute(insert(audit_events).values(
+                    seq=i + 1, occurred_at=e.occurred_at, request_id=e.request_id,
+                    actor_type=e.actor_type, actor=e.actor, role=e.role, purpose=e.purpose,
+                    action=e.action, operation=e.operation, decision=e.decision(),
+                    subjects=[{"ref": audit.customer_id(c), "code": k} for c, k in e.subjects],
+                    detail={"fields": e.fields, "errors": e.errors}))
+    barrier.wait()
+    engine.dispose()
+
+
+def _run_processes(url: str, mode: str, processes: int, total: int) -> float:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(processes + 1)
+    share = total // processes
+    workers = [ctx.Process(target=_process_worker, args=(url, mode, n * share, share, barrier))
+               for n in range(processes)]
+    for w in workers:
+        w.start()
+    barrier.wait()
+    started = time.perf_counter()
+    barrier.wait()
+    elapsed = time.perf_counter() - started
+    for w in workers:
+        w.join()
+    return share * processes / elapsed
+
+
+def bench_append_processes(kind: str, processes: int, appends: int) -> dict[str, float]:
+    """Chained appends vs plain inserts from `processes` OS processes (like uvicorn workers)."""
+    with database(kind) as plain_url, database(kind) as chain_url:
+        plain_rate = _run_processes(plain_url, "plain", processes, appends)
+        chain_rate = _run_processes(chain_url, "chained", processes, appends)
+        engine = make_engine(chain_url)
+        ok = verify_chain(engine, Signer(MASTER).jwks()).ok
+        engine.dispose()
+    return {"processes": processes, "plain_per_s": round(plain_rate),
+            "chained_per_s": round(chain_rate), "ratio": round(chain_rate / plain_rate, 3),
+            "chain_valid": ok}
+
+
+def generate(url: str, entries: int, batch: int = 20_000) -> float:
+    """Bulk insert `entries` properly chained rows (and checkpoints); seconds taken."""
+    signer, audit = Signer(MASTER), PseudonymService(MASTER).for_audit()
+    refs = [audit.customer_id(i) for i in range(1, 1001)]
+    engine = make_engine(url)
+    started = time.perf_counter()
+    prev, t0 = GENESIS, datetime(2026, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        rows: list[dict[str, Any]] = []
+        cps: list[dict[str, Any]] = []
+        for seq in range(1, entries + 1):
+            row = {"seq": seq, "occurred_at": t0 + timedelta(milliseconds=seq),
+                   "request_id": f"00000000-0000-4000-8000-{seq:012d}", "actor_type": "app",
+                   "actor": "bench-app", "role": "support", "purpose": "support", "action": "read",
+                   "operation": "customers", "decision": "allow",
+                   "subjects": [{"ref": refs[seq % 1000], "code": "ALLOWED"}],
+                   "detail": {"fields": {"firstName": "ALLOWED", "city": "ALLOWED"}, "errors": {}},
+                   "prev_hash": prev}
+            row["entry_hash"] = prev = entry_hash(row)
+            rows.append(row)
+            if seq % 1000 == 0 or seq == entries:
+                when = t0 + timedelta(milliseconds=seq)
+                cps.append({"seq": seq, "entry_hash": prev, "signed_at": when, "kid": signer.kid,
+                            "signature": signer.sign(checkpoint_message(seq, prev, when, signer.kid))})
+            if len(rows) >= batch:
+                conn.execute(insert(audit_events), rows)
+                rows = []
+        if rows:
+            conn.execute(insert(audit_events), rows)
+        conn.execute(insert(audit_checkpoints), cps)
+        conn.execute(update(audit_chain_head).values(
+            seq=entries, head_hash=prev, last_checkpoint_seq=entries, last_checkpoint_at=t0))
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def bench_verify(kind: str, entries: int) -> dict[str, float]:
+    """Generate `entries` chained rows, then time a full verification."""
+    with database(kind) as url:
+        gen = generate(url, entries)
+        engine = make_engine(url)
+        result = verify_chain(engine, Signer(MASTER).jwks(), full=True)
+        engine.dispose()
+    return {"entries": entries, "generate_s": round(gen, 1), "verify_s": result.seconds,
+            "verify_per_s": round(entries / result.seconds), "valid": result.ok,
+            "checkpoints": result.checkpoints}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--processes", type=int, default=4, help="0: skip the process variant")
+    parser.add_argument("--appends", type=int, default=3000)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    args = parser.parse_args()
+    out: dict[str, Any] = {"db": args.db, "threads": args.threads}
+    if args.appends:
+        out["append"] = bench_append(args.db, args.threads, args.appends)
+        print("append (threads):", json.dumps(out["append"]), flush=True)
+    if args.appends and args.processes:
+        out["append_processes"] = bench_append_processes(args.db, args.processes, args.appends)
+        print("append (processes):", json.dumps(out["append_processes"]), flush=True)
+    if args.entries:
+        out["verify"] = bench_verify(args.db, args.entries)
+        print("verify:", json.dumps(out["verify"]), flush=True)
+    results = REPO / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (results / f"audit_chain-{stamp}.json").write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""Verifying the chain: walk by seq, recompute every hash, check links and checkpoints.
+
+The walk reads raw rows in keyset batches (SQLAlchemy Core, JSON as text parsed by orjson)
+and stops at the first problem, named by its seq and kind:
+
+- `modified`: the entry's content no longer hashes to its stored hash;
+- `deleted`: a place is missing (a gap), or the entries after it were renumbered;
+- `inserted`: an entry that does not belong (forged, duplicated, or beyond the head);
+- `reordered`: two entries swapped places;
+- `truncated`: the head or a checkpoint is beyond the last entry;
+- `checkpoint_invalid`: a bad signature, an unknown key, a hash that does not match its
+  entry, or the head's last checkpoint missing;
+- `archive_invalid`: a retention anchor whose signature or sequence does not hold;
+- `head_invalid`: the head row's hash does not match the last entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, Text, cast, func, select, update
+
+from gateway.audit.chain import (
+    GENESIS,
+    HASHED_FIELDS,
+    archive_message,
+    checkpoint_message,
+    entry_hash,
+)
+from gateway.audit.tables import audit_archives, audit_chain_head, audit_checkpoints, audit_events
+from gateway.privacy.signing import verify as verify_signature
+
+Progress = Callable[[int, int], None]  # (entries checked so far, entries to check)
+_E = audit_events.c
+_SORT = orjson.OPT_SORT_KEYS
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The first thing wrong with the log: where, what, and a sentence for people."""
+
+    seq: int
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of one verification."""
+
+    ok: bool
+    mode: str  # full | incremental
+    first_seq: int  # where the walk started
+    last_seq: int  # the last entry found valid
+    entries: int  # entries checked
+    checkpoints: int  # checkpoints whose signature was checked
+    seconds: float
+    problem: Problem | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly form (for the CLI and GraphQL)."""
+        return asdict(self)
+
+
+def _columns(dialect: str) -> list[Any]:
+    when = cast(_E.occurred_at, Text) if dialect == "sqlite" else _E.occurred_at
+    cols: list[Any] = [_E.seq, when]
+    for name in HASHED_FIELDS[2:]:
+        col = _E[name]
+        cols.append(cast(col, Text) if name in ("subjects", "detail") else col)
+    cols.append(_E.entry_hash)
+    return cols
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = str(value)  # SQLite: "YYYY-MM-DD HH:MM:SS.ffffff", already UTC
+    if len(text) == 19:
+        text += ".000000"
+    return text.replace(" ", "T", 1) + "Z"
+
+
+def _doc(row: Any) -> dict[str, Any]:
+    """The hashed fields of a raw row (its tuple of `_columns`)."""
+    doc = dict(zip(HASHED_FIELDS, row, strict=False))
+    doc["occurred_at"] = _when(doc["occurred_at"])
+    doc["subjects"] = orjson.loads(doc["subjects"])
+    doc["detail"] = orjson.loads(doc["detail"])
+    return doc
+
+
+def _hash(doc: Mapping[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(doc, option=_SORT)).hexdigest()
+
+
+class _Walk:
+    """State of one verification."""
+
+    def __init__(self, conn: Connection, jwks: dict[str, Any], batch: int) -> None:
+        self.conn = conn
+        self.jwks = jwks
+        self.batch = batch
+        self.cols = _columns(conn.dialect.name)
+        self.signatures = 0
+
+    def row(self, seq: int) -> Any:
+        return self.conn.execute(select(*self.cols).where(_E.seq == seq)).first()
+
+    def classify(self, row: Any, expected: int, prev: str | None) -> Problem:
+        """Name what went wrong at `expected`, where `row` does not verify."""
+        doc, stored = _doc(row), row[-1]
+        if _hash(doc) == stored:
+            return Problem(expected, "inserted", "the entry does not link to its predecessor")
+        if _hash({**doc, "seq": expected + 1}) == stored:
+            nxt = self.row(expected + 1)
+            if nxt is not None and _hash({**_doc(nxt), "seq": expected}) == nxt[-1]:
+                return Problem(expected, "reordered", "this entry and the next swapped places")
+            return Problem(expected, "deleted", "an entry is missing here; later ones were renumbered")
+        if _hash({**doc, "seq": expected - 1}) == stored:
+            return Problem(expected - 1, "inserted", "a forged entry was inserted here")
+        nxt = self.row(expected + 1)
+        if nxt is not None and (prev is None or nxt[-2] == prev) and \
+                _hash({**_doc(nxt), "seq": expected}) == nxt[-1]:
+            return Problem(expected, "inserted", "a forged entry was inserted here")
+        return Problem(expected, "modified", "the entry's content does not match its hash")
+
+    def checkpoint(self, cp: Any, found_hash: str | None) -> Problem | None:
+        message = checkpoint_message(int(cp.seq), cp.entry_hash, cp.signed_at, cp.kid)
+        self.signatures += 1
+        if not verify_signature(self.jwks, cp.kid, message, cp.signature):
+            return Problem(int(cp.seq), "checkpoint_invalid", "the checkpoint's signature does not verify")
+        if found_hash is not None and cp.entry_hash != found_hash:
+            return Problem(int(cp.seq), "checkpoint_invalid", "the checkpoint's hash is not its entry's")
+        return None
+
+
+def _anchor(walk: _Walk) -> tuple[int, str, Problem | None]:
+    """Where the live chain starts (after the archived part) and the hash it links to."""
+    expected, prev = 1, GENESIS
+    rows = walk.conn.execute(select(audit_archives).order_by(audit_archives.c.last_seq)).all()
+    for a in rows:
+        message = archive_message(int(a.first_seq), int(a.last_seq), a.last_hash, a.file_sha256,
+                                  a.archived_at, a.kid)
+        if int(a.first_seq) != expected or not verify_signature(walk.jwks, a.kid, message, a.signature):
+            return expected, prev, Problem(int(a.first_seq), "archive_invalid",
+                                           "an archive anchor's signature or range does not hold")
+        expected, prev = int(a.last_seq) + 1, a.last_hash
+    return expected, prev, None
+
+
+def verify_chain(
+    engine: Engine, jwks: dict[str, Any], *, full: bool = True, batch: int = 20_000,
+    progress: Progress | None = None, remember: bool = True,
+) -> VerifyResult:
+    """Verify the log on `engine` (full, or from the last verified checkpoint)."""
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        result = _verify(_Walk(conn, jwks, batch), full, progress)
+    result = VerifyResult(**{**result.as_dict(), "problem": result.problem,
+                             "seconds": round(time.perf_counter() - started, 3)})
+    if result.ok and remember:
+        with engine.begin() as conn:
+            conn.execute(update(audit_chain_head).where(audit_chain_head.c.id == 1)
+                         .values(verified_seq=result.last_seq))
+    return result
+
+
+def _verify(walk: _Walk, full: bool, progress: Progress | None) -> VerifyResult:
+    conn = walk.conn
+    head = conn.execute(select(audit_chain_head).where(audit_chain_head.c.id == 1)).first()
+    head_seq = int(head.seq) if head else 0
+    expected, prev_anchor, problem = _anchor(walk)
+    prev: str | None = prev_anchor
+    mode = "full"
+
+    def done(last: int, checked: int, found: Problem | None) -> VerifyResult:
+        return VerifyResult(found is None, mode, start, last, checked, walk.signatures, 0.0, found)
+
+    if problem is not None:
+        start = expected
+        return done(expected - 1, 0, problem)
+    cps = {int(c.seq): c for c in conn.execute(
+        select(audit_checkpoints).where(audit_checkpoints.c.seq >= expected)).all()}
+    if not full and head is not None and head.verified_seq is not None:
+        resume = [s for s in cps if expected <= s <= int(head.verified_seq)]
+        if resume:
+            expected, prev, mode = max(resume), None, "incremental"
+    start = expected
+    total = max(head_seq - start + 1, 0)
+    checked, last = 0, start - 1
+    while True:
+        rows = conn.execute(
+            select(*walk.cols).where(_E.seq >= expected).order_by(_E.seq).limit(walk.batch)
+        ).all()
+        if not rows:
+            break
+        for row in rows:
+            seq = row[0]
+            if seq > head_seq:
+                fresh = conn.execute(select(audit_chain_head.c.seq)).scalar()
+                if fresh is None or seq > int(fresh):
+                    return done(last, checked, Problem(seq, "inserted", "an entry beyond the chain's head"))
+                head_seq = int(fresh)
+            if seq != expected:
+                return done(last, checked, Problem(expected, "deleted", "an entry is missing here"))
+            found = _hash(_doc(row))
+            if found != row[-1] or (prev is not None and row[-2] != prev):
+                return done(last, checked, walk.classify(row, expected, prev))
+            cp = cps.get(seq)
+            if cp is not None and (bad := walk.checkpoint(cp, found)) is not None:
+                return done(last, checked, bad)
+            prev, last, expected, checked = found, seq, seq + 1, checked + 1
+        if progress is not None:
+            progress(checked, total)
+    if head is not None and head_seq > last:
+        return done(last, checked, Problem(last + 1, "truncated", "the head is beyond the last entry"))
+    beyond = [s for s in cps if s > last]
+    if beyond:
+        return done(last, checked, Problem(last + 1, "truncated", "a checkpoint is beyond the last entry"))
+    if head is not None and last >= start and prev is not None and head.head_hash != prev \
+            and head_seq == last:
+        return done(last, checked, Problem(last, "head_invalid", "the head's hash is not the last entry's"))
+    if head is not None and int(head.last_checkpoint_seq) >= start and \
+            int(head.last_checkpoint_seq) not in cps:
+        return done(last, checked, Problem(int(head.last_checkpoint_seq), "checkpoint_invalid",
+                                           "the head's last checkpoint is missing"))
+    return done(last, checked, None)
+
+
+def count_entries(conn: Connection) -> int:
+    """How many entries the live log holds."""
+    return int(conn.execute(select(func.count()).select_from(audit_events)).scalar_one())
+
+
+__all__ = ["Problem", "VerifyResult", "count_entries", "entry_hash", "verify_chain"]

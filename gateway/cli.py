@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select, update
 
+from gateway.audit.cli import audit_cli
 from gateway.config import Settings
+from gateway.consent import cli as consent_cli
 
 err = Console(stderr=True)
 
@@ -234,6 +236,13 @@ def schema_export(output: Path | None) -> None:
     else:
         output.write_text(sdl)
         err.print(f"wrote {output}")
+
+
+# Each domain's command group, one line each.
+main.add_command(audit_cli)
+main.add_command(consent_cli.purposes)
+main.add_command(consent_cli.receipts)
+main.add_command(consent_cli.consents)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,15 +20,16 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from gateway.api.audit import AuditQuery
+from gateway.api.consent import ConsentMutation, ConsentQuery
 from gateway.api.directives import Category
-from gateway.api.withhold import WithholdingExecutionContext
 from gateway.api.query import Query
+from gateway.api.withhold import WithholdingExecutionContext
 from gateway.config import Settings
 
-
 # Each domain's GraphQL module contributes its root types here (one line each).
-QUERIES: list[type] = [Query]
-MUTATIONS: list[type] = []
+QUERIES: list[type] = [Query, ConsentQuery, AuditQuery]
+MUTATIONS: list[type] = [ConsentMutation]
 
 
 class GatewaySchema(strawberry.Schema):

@@ -42,6 +42,15 @@ class ConsentState:
     expires_at: datetime.datetime | None = in_category("preferences")
 
 
+@strawberry.type(description="The customer's current choice for one contact channel, from the ledger.")
+class ChannelPreference:
+    channel: str = in_category("preferences", description="email, sms, push, phone or post")
+    opted_in: bool = in_category("preferences")
+    cap_count: int | None = in_category("preferences", description="At most this many messages per period.")
+    cap_period_days: int | None = in_category("preferences", description="The length of the frequency-cap period.")
+    updated_at: datetime.datetime = in_category("preferences")
+
+
 @strawberry.type(description="A source system that knows this customer, and since when.")
 class SourceRecord:
     source: str = in_category("identity")
@@ -73,6 +82,7 @@ class Customer:
     interests: list[str] | None = personal("interests")
     preferred_channel: str | None = personal("preferredChannel")
     consents: list[ConsentState] | None = personal("consents")
+    channels: list[ChannelPreference] | None = personal("channels")
     customer_since: datetime.datetime | None = personal("customerSince")
     loyalty_tier: str | None = personal("loyaltyTier")
     loyalty_points: int | None = personal("loyaltyPoints")
@@ -151,5 +161,6 @@ NESTED_TYPES: dict[str, Callable[..., Any]] = {
     "orders": Order,
     "interactions": Interaction,
     "consents": ConsentState,
+    "channels": ChannelPreference,
     "sources": SourceRecord,
 }

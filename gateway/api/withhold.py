@@ -22,7 +22,7 @@ from gateway.policy.codes import Code
 class Withheld:
     """The withheld fields of one request, in execution order."""
 
-    __slots__ = ("notes", "_locations")
+    __slots__ = ("_locations", "notes")
 
     def __init__(self) -> None:
         self.notes: list[tuple[list[str | int], FieldNode, Code]] = []

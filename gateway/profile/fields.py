@@ -28,6 +28,7 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("interests", "preferences"),
     FieldSpec("preferredChannel", "preferences"),
     FieldSpec("consents", "preferences"),
+    FieldSpec("channels", "preferences"),
     FieldSpec("customerSince", "transactions"),
     FieldSpec("loyaltyTier", "transactions"),
     FieldSpec("loyaltyPoints", "transactions"),
@@ -80,4 +81,4 @@ COLUMNS: dict[str, str] = {
 }
 
 # Fields that hold lists of related records, loaded in one batch per page.
-NESTED = frozenset({"orders", "interactions", "consents", "sources"})
+NESTED = frozenset({"orders", "interactions", "consents", "channels", "sources"})

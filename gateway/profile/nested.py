@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from gateway.consent.queries import channel_preferences
 from gateway.consent.state import consent_status
 from gateway.consent.tables import consent_state
 from gateway.profile.reader import Reader, cents
@@ -76,6 +77,11 @@ def _consents(conn: Connection, ids: list[int], reader: Reader) -> dict[int, lis
     return out
 
 
+def _channels(conn: Connection, ids: list[int], reader: Reader) -> dict[int, list[dict[str, Any]]]:
+    """Current channel opt-ins and frequency caps, from the preference ledger's state."""
+    return channel_preferences(conn, ids)
+
+
 def _sources(conn: Connection, ids: list[int], reader: Reader) -> dict[int, list[dict[str, Any]]]:
     # The source systems' own ids (cookie ids, CRM numbers) are identifiers: never exposed.
     s = source_records
@@ -90,6 +96,7 @@ _LOADERS = {
     "orders": _orders,
     "interactions": _interactions,
     "consents": _consents,
+    "channels": _channels,
     "sources": _sources,
 }
 

@@ -9,7 +9,7 @@ from tests.api.support import add_person, errors_by_path
 from tests.harness import Gateway
 
 _NESTED_PICK = {"orders": "number", "interactions": "kind", "consents": "purpose",
-                "sources": "source"}
+                "channels": "channel", "sources": "source"}
 PERSONAL_FIELDS = tuple(spec.name for spec in CUSTOMER_FIELDS)
 ALL_PERSONAL_FIELDS = (
     "query($id: ID!) { customer(id: $id) { id "

@@ -1,0 +1,272 @@
+"""Bulk import and export of consent events (CSV and JSON Lines).
+
+Import validates every row in Python (the same checks as the service), then appends the
+good rows in batches: one multi-row INSERT per batch that skips idempotency keys already
+present, and one multi-row upsert of the derived state that only moves forward. The
+idempotency key is the row's `idempotency_key` column or, without one, a hash of the row's
+content, so importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gateway.consent import bulk_pg
+from gateway.consent.ledger import CONSENT_ACTIONS, SOURCE_CHANNELS
+from gateway.consent.purposes import Purposes
+from gateway.consent.service import fz_details
+from gateway.consent.tables import consent_events, consent_state
+from gateway.consent.validation import (
+    check_choice,
+    check_evidence,
+    check_times,
+    consent_purpose,
+    invalid,
+    notice_of,
+    notice_text,
+    parse_instant,
+    text_sha256,
+)
+from gateway.errors import ServiceError
+from gateway.policy.codes import Code
+from gateway.profile.tables import customers
+from gateway.store.types import utcnow
+
+COLUMNS = ("customer_id", "purpose", "notice_version", "action", "occurred_at", "source_channel",
+           "evidence", "expires_at", "idempotency_key")
+BATCH = 5000
+FORMATS = ("csv", "jsonl")
+# The content an implicit idempotency key is derived from (unit-separated, in this order).
+_KEYED = ("customer_id", "purpose", "notice_version", "action", "occurred_at", "source_channel",
+          "evidence", "expires_at")
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A row that failed validation: where, which field, why."""
+
+    line: int
+    code: str
+    field: str | None
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    rows: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    written: bool = False
+
+
+def read_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """(line number, row) of `path`; the row is None when the line is not valid JSON."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        if fmt == "csv":
+            for number, row in enumerate(csv.DictReader(fh), start=2):
+                yield number, {k: (v if v != "" else None) for k, v in row.items() if k}
+            return
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError:
+                yield number, None
+                continue
+            yield number, value if isinstance(value, dict) else None
+
+
+def _integer(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        raise invalid("must be an integer", name)
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError) as exc:
+        raise invalid("must be an integer", name) from exc
+
+
+def _key(row: dict[str, Any], values: dict[str, Any]) -> str:
+    explicit = row.get("idempotency_key")
+    if explicit:
+        text = str(explicit)
+        if len(text) > 128:
+            raise invalid("must be at most 128 characters", "idempotency_key")
+        return text
+    content = "\x1f".join(str(values[k]) for k in _KEYED)
+    return "import:" + hashlib.sha256(content.encode()).hexdigest()
+
+
+def validate_row(row: dict[str, Any], purposes: Purposes, now: datetime) -> dict[str, Any]:
+    """The event values of one row (without customer facts); ServiceError on bad input."""
+    customer_id = _integer(row.get("customer_id"), "customer_id")
+    purpose = consent_purpose(purposes, str(row.get("purpose") or ""))
+    notice = notice_of(purpose, _integer(row.get("notice_version"), "notice_version"))
+    action = check_choice(str(row.get("action") or ""), CONSENT_ACTIONS, "action")
+    channel = check_choice(str(row.get("source_channel") or "import"), SOURCE_CHANNELS, "source_channel")
+    raw_when = row.get("occurred_at")
+    if not raw_when:
+        raise invalid("is required", "occurred_at")
+    occurred, expires = check_times(
+        parse_instant(str(raw_when), "occurred_at"),
+        parse_instant(row.get("expires_at") and str(row["expires_at"]), "expires_at"), now,
+    )
+    evidence = check_evidence(row.get("evidence") and str(row["evidence"]))
+    values: dict[str, Any] = {
+        "customer_id": customer_id, "purpose": purpose.name, "notice_version": notice.version,
+        "action": action, "occurred_at": occurred, "source_channel": channel,
+        "evidence": evidence, "expires_at": expires,
+    }
+    values["idempotency_key"] = _key(row, values)
+    return values
+
+
+def _subjects(conn: Connection, ids: set[int]) -> dict[int, tuple[str, str | None]]:
+    found: dict[int, tuple[str, str | None]] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), BATCH):
+        chunk = ordered[start:start + BATCH]
+        for row in conn.execute(select(customers.c.id, customers.c.jurisdiction, customers.c.language)
+                                .where(customers.c.id.in_(chunk))):
+            found[int(row.id)] = (str(row.jurisdiction), row.language)
+    return found
+
+
+def validate_all(
+    conn: Connection, rows: Iterable[tuple[int, dict[str, Any] | None]], purposes: Purposes
+) -> tuple[list[dict[str, Any]], list[Rejected], int]:
+    """Every row validated: (good event rows, rejections, rows read)."""
+    now = utcnow()
+    good: list[tuple[int, dict[str, Any]]] = []
+    rejected: list[Rejected] = []
+    count = 0
+    for line, row in rows:
+        count += 1
+        if row is None:
+            rejected.append(Rejected(line, Code.INVALID_INPUT.value, None, "not a JSON object"))
+            continue
+        try:
+            good.append((line, validate_row(row, purposes, now)))
+        except ServiceError as exc:
+            rejected.append(Rejected(line, exc.code.value, exc.field, exc.message))
+    subjects = _subjects(conn, {v["customer_id"] for _, v in good})
+    events: list[dict[str, Any]] = []
+    details: dict[str, dict[str, Any]] = {}
+    for line, values in good:
+        subject = subjects.get(values["customer_id"])
+        if subject is None:
+            rejected.append(Rejected(line, Code.NOT_FOUND.value, "customer_id", "no customer with this id"))
+            continue
+        jurisdiction, language = subject
+        notice = notice_of(purposes.by_name[values["purpose"]], values["notice_version"])
+        values["notice_text_sha256"] = text_sha256(notice_text(notice, language))
+        fz = jurisdiction == "152-fz" and values["action"] == "grant"
+        if fz and values["purpose"] not in details:
+            details[values["purpose"]] = fz_details(purposes, values["purpose"])
+        values["details"] = details[values["purpose"]] if fz else None
+        values["recorded_at"] = now
+        values["app_id"] = None
+        events.append(values)
+    rejected.sort(key=lambda r: r.line)
+    return events, rejected, count
+
+
+def _builder(conn: Connection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def write_batch(conn: Connection, batch: list[dict[str, Any]]) -> int:
+    """Insert a batch (skipping known idempotency keys) and move the state forward; inserted count."""
+    postgres = conn.dialect.name == "postgresql"
+    builder = _builder(conn)
+    e = consent_events
+    if postgres:
+        inserted = bulk_pg.insert_events(conn, batch)
+    else:
+        stmt = builder(e).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
+            e.c.id, e.c.customer_id, e.c.purpose, e.c.action, e.c.notice_version,
+            e.c.occurred_at, e.c.expires_at)
+        inserted = list(conn.execute(stmt, batch).all())
+    latest: dict[tuple[int, str], Any] = {}
+    for row in inserted:
+        key = (row.customer_id, row.purpose)
+        known = latest.get(key)
+        if known is None or (row.occurred_at, row.id) > (known.occurred_at, known.id):
+            latest[key] = row
+    states = [
+        {"customer_id": r.customer_id, "purpose": r.purpose, "action": r.action,
+         "notice_version": r.notice_version, "occurred_at": r.occurred_at,
+         "expires_at": r.expires_at, "event_id": r.id}
+        for r in sorted(latest.values(), key=lambda r: (r.customer_id, r.purpose))
+    ]
+    if states and postgres:
+        bulk_pg.upsert_state(conn, states)
+    elif states:
+        cs = consent_state
+        upsert = builder(cs)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["customer_id", "purpose"],
+            set_={k: upsert.excluded[k] for k in ("action", "notice_version", "occurred_at",
+                                                   "expires_at", "event_id")},
+            where=cs.c.occurred_at <= upsert.excluded.occurred_at,
+        )
+        conn.execute(upsert, states)
+    return len(inserted)
+
+
+def import_events(
+    conn: Connection, events: list[dict[str, Any]], progress: Callable[[int], None] | None = None
+) -> int:
+    """Write validated events in batches on `conn` (the caller commits); inserted count."""
+    total = 0
+    for start in range(0, len(events), BATCH):
+        batch = events[start:start + BATCH]
+        total += write_batch(conn, batch)
+        if progress is not None:
+            progress(len(batch))
+    return total
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_rows(conn: Connection) -> Iterator[dict[str, Any]]:
+    """Every consent event, oldest first, in the import's column layout."""
+    e = consent_events
+    result = conn.execution_options(yield_per=BATCH).execute(
+        select(*(e.c[name] for name in COLUMNS)).order_by(e.c.id))
+    for row in result:
+        out = dict(row._mapping)
+        out["occurred_at"], out["expires_at"] = _iso(out["occurred_at"]), _iso(out["expires_at"])
+        yield out
+
+
+def write_export(rows: Iterable[dict[str, Any]], out: io.TextIOBase | Any, fmt: str) -> int:
+    """Write `rows` to `out` as CSV or JSON Lines; the row count."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(COLUMNS))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            count += 1
+        return count
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count

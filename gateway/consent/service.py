@@ -1,0 +1,213 @@
+"""The preference center's service: validate a choice, append it to the ledger, sign a receipt.
+
+Every function validates all of its input before it writes, so a ServiceError (INVALID_INPUT,
+NOT_FOUND, PURPOSE_UNKNOWN, with the offending `field`) leaves the database untouched. Writes
+go to the caller's connection and commit with the caller's transaction (and audit entry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from gateway.consent.ledger import (
+    CONSENT_ACTIONS,
+    SOURCE_CHANNELS,
+    append_consent,
+    append_preference,
+)
+from gateway.consent.purposes import Purposes
+from gateway.consent.receipts import Receipt, issue_receipt
+from gateway.consent.validation import (
+    CHANNEL_VALUES,
+    CHANNELS,
+    OBJECTIONS,
+    ON_OFF,
+    check_choice,
+    check_evidence,
+    check_times,
+    consent_purpose,
+    invalid,
+    notice_of,
+    notice_text,
+    parse_instant,
+    text_sha256,
+)
+from gateway.errors import ServiceError
+from gateway.policy.codes import Code
+from gateway.privacy.pseudonyms import Pseudonymizer
+from gateway.privacy.signing import Signer
+from gateway.profile.tables import customers
+from gateway.store.types import utcnow
+
+FZ_ACTIONS = ("collection", "recording", "storage", "use", "erasure")
+MAX_CAP_COUNT = 1000
+MAX_CAP_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Recorder:
+    """Who records a choice: the calling app (None for the CLI) and how receipts name people."""
+
+    purposes: Purposes
+    signer: Signer
+    app_id: int | None
+    pseudonyms: Pseudonymizer
+
+
+@dataclass(frozen=True)
+class ConsentInput:
+    """One consent event as a caller states it (dates may be ISO 8601 strings)."""
+
+    customer_id: int
+    purpose: str
+    notice_version: int
+    action: str
+    source_channel: str
+    occurred_at: datetime | str | None = None
+    expires_at: datetime | str | None = None
+    evidence: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class PreferenceInput:
+    """A channel preference, objection or restriction as a caller states it."""
+
+    customer_id: int
+    source_channel: str
+    occurred_at: datetime | str | None = None
+    evidence: str | None = None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The few facts about a customer the preference center needs."""
+
+    id: int
+    jurisdiction: str
+    language: str | None
+
+
+def find_subject(conn: Connection, customer_id: int) -> Subject:
+    """The customer `customer_id`; NOT_FOUND when there is none."""
+    c = customers
+    row = conn.execute(
+        select(c.c.id, c.c.jurisdiction, c.c.language).where(c.c.id == customer_id)
+    ).first()
+    if row is None:
+        raise ServiceError(Code.NOT_FOUND, "no customer with this id", "customerId")
+    return Subject(int(row.id), str(row.jurisdiction), row.language)
+
+
+def fz_details(purposes: Purposes, purpose_name: str) -> dict[str, Any]:
+    """What 152-FZ Art. 9 requires a consent to state."""
+    purpose = purposes.by_name[purpose_name]
+    operator = purposes.operator
+    return {
+        "operator": dict(operator),
+        "purpose": {"name": purpose.name, "description": purpose.description},
+        "data_categories": sorted(purpose.categories),
+        "actions": list(FZ_ACTIONS),
+        "term_days": purpose.retention_days,
+        "withdrawal": f"at any time through the portal or by writing to {operator.get('contact', 'the operator')}",
+    }
+
+
+def _check_channel(source_channel: str) -> str:
+    return check_choice(source_channel, SOURCE_CHANNELS, "sourceChannel")
+
+
+def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) -> Receipt:
+    """Validate and append one consent event; return its signed receipt."""
+    action = check_choice(given.action, CONSENT_ACTIONS, "action")
+    channel = _check_channel(given.source_channel)
+    purpose = consent_purpose(recorder.purposes, given.purpose)
+    notice = notice_of(purpose, given.notice_version)
+    now = utcnow()
+    occurred, expires = check_times(
+        parse_instant(given.occurred_at, "occurredAt"), parse_instant(given.expires_at, "expiresAt"), now
+    )
+    if expires is not None and action != "grant":
+        raise invalid("only a grant can expire", "expiresAt")
+    evidence = check_evidence(given.evidence)
+    subject = find_subject(conn, given.customer_id)
+    digest = text_sha256(notice_text(notice, given.language or subject.language))
+    details = fz_details(recorder.purposes, purpose.name) if (
+        subject.jurisdiction == "152-fz" and action == "grant"
+    ) else None
+    event_id = append_consent(
+        conn, customer_id=subject.id, purpose=purpose.name, notice_version=notice.version,
+        action=action, source_channel=channel, occurred_at=occurred, app_id=recorder.app_id,
+        evidence=evidence, expires_at=expires, notice_text_sha256=digest, details=details,
+    )
+    claims: dict[str, Any] = {
+        "customer": recorder.pseudonyms.customer_id(subject.id), "kind": "consent",
+        "purpose": purpose.name, "action": action, "notice_version": notice.version,
+        "notice_sha256": digest, "occurred_at": occurred.isoformat(),
+        "expires_at": expires.isoformat() if expires else None, "source_channel": channel,
+        "event_id": event_id,
+    }
+    if details is not None:
+        claims["details"] = details
+    return issue_receipt(recorder.signer, claims, now)
+
+
+def _record_preference(
+    conn: Connection, recorder: Recorder, given: PreferenceInput, kind: str, key: str, value: str,
+    cap: tuple[int, int] | None = None,
+) -> Receipt:
+    channel = _check_channel(given.source_channel)
+    now = utcnow()
+    occurred, _ = check_times(parse_instant(given.occurred_at, "occurredAt"), None, now)
+    evidence = check_evidence(given.evidence)
+    subject = find_subject(conn, given.customer_id)
+    event_id = append_preference(
+        conn, customer_id=subject.id, kind=kind, key=key, value=value, source_channel=channel,
+        occurred_at=occurred, cap_count=cap[0] if cap else None,
+        cap_period_days=cap[1] if cap else None, app_id=recorder.app_id, evidence=evidence,
+    )
+    claims: dict[str, Any] = {
+        "customer": recorder.pseudonyms.customer_id(subject.id), "kind": kind, "key": key,
+        "action": value, "occurred_at": occurred.isoformat(), "source_channel": channel,
+        "event_id": event_id,
+    }
+    if cap:
+        claims["frequency_cap"] = {"count": cap[0], "period_days": cap[1]}
+    return issue_receipt(recorder.signer, claims, now)
+
+
+def set_channel_preference(
+    conn: Connection, recorder: Recorder, given: PreferenceInput, channel: str, value: str,
+    cap_count: int | None = None, cap_period_days: int | None = None,
+) -> Receipt:
+    """Opt a customer in to or out of one channel, with an optional frequency cap."""
+    check_choice(channel, CHANNELS, "channel")
+    check_choice(value, CHANNEL_VALUES, "value")
+    cap: tuple[int, int] | None = None
+    if (cap_count is None) != (cap_period_days is None):
+        raise invalid("a frequency cap needs both a count and a period", "frequencyCap")
+    if cap_count is not None and cap_period_days is not None:
+        if not 1 <= cap_count <= MAX_CAP_COUNT:
+            raise invalid(f"must be between 1 and {MAX_CAP_COUNT}", "frequencyCap.count")
+        if not 1 <= cap_period_days <= MAX_CAP_DAYS:
+            raise invalid(f"must be between 1 and {MAX_CAP_DAYS} days", "frequencyCap.periodDays")
+        if value != "opt_in":
+            raise invalid("a frequency cap applies to an opted-in channel only", "frequencyCap")
+        cap = (cap_count, cap_period_days)
+    return _record_preference(conn, recorder, given, "channel", channel, value, cap)
+
+
+def record_objection(conn: Connection, recorder: Recorder, given: PreferenceInput, scope: str, on: bool) -> Receipt:
+    """Raise (on) or lift (off) an Art. 21 objection to profiling or direct marketing."""
+    check_choice(scope, OBJECTIONS, "scope")
+    return _record_preference(conn, recorder, given, "objection", scope, "on" if on else "off")
+
+
+def restrict_processing(conn: Connection, recorder: Recorder, given: PreferenceInput, on: bool) -> Receipt:
+    """Restrict (on) or release (off) the processing of a customer's data (Art. 18)."""
+    value = check_choice("on" if on else "off", ON_OFF, "restricted")
+    return _record_preference(conn, recorder, given, "restriction", "processing", value)

@@ -1,0 +1,97 @@
+"""The consent service without HTTP: what it writes, and that bad input writes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from gateway.consent import service
+from gateway.consent.tables import consent_events, preference_state
+from gateway.errors import ServiceError
+from tests.api.support import add_person
+from tests.consent.http import ledger_counts
+from tests.harness import Gateway
+
+
+def _recorder(gw: Gateway) -> service.Recorder:
+    s = gw.services
+    return service.Recorder(s.purposes, s.signer, None, s.pseudonyms.for_audit())
+
+
+def test_a_152_fz_grant_stores_the_article_9_content_and_the_text_hash(gateway: Gateway) -> None:
+    # given
+    cid, _ = add_person(gateway, jurisdiction="152-fz", language="ru")
+    given = service.ConsentInput(customer_id=cid, purpose="marketing_email", notice_version=2,
+                                 action="grant", source_channel="web_form", evidence="form-7")
+
+    # when
+    with gateway.engine.begin() as conn:
+        receipt = service.record_consent(conn, _recorder(gateway), given)
+
+    # then
+    with gateway.engine.connect() as conn:
+        event = conn.execute(select(consent_events).where(
+            consent_events.c.id == receipt.payload["event_id"])).one()
+    ru = gateway.services.purposes.by_name["marketing_email"].notices[1].texts["ru"]
+    assert event.notice_text_sha256 == hashlib.sha256(ru.encode()).hexdigest()
+    assert set(event.details) == {"operator", "purpose", "data_categories", "actions", "term_days", "withdrawal"}
+    assert receipt.payload["details"] == event.details
+
+
+def test_a_gdpr_withdrawal_carries_no_152_fz_content(gateway: Gateway) -> None:
+    # given
+    cid, _ = add_person(gateway)
+    given = service.ConsentInput(customer_id=cid, purpose="marketing_email", notice_version=2,
+                                 action="withdraw", source_channel="portal")
+
+    # when
+    with gateway.engine.begin() as conn:
+        receipt = service.record_consent(conn, _recorder(gateway), given)
+
+    # then
+    assert "details" not in receipt.payload
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"expires_at": datetime.now(UTC) + timedelta(days=30), "action": "deny"}, "expiresAt"),
+    ({"occurred_at": "2026-13-40T00:00:00+00:00"}, "occurredAt"),
+    ({"evidence": "x" * 201}, "evidence"),
+    ({"customer_id": 987_654_321}, "customerId"),
+])
+def test_bad_input_raises_with_its_field_and_writes_nothing(
+    gateway: Gateway, change: dict[str, object], field: str
+) -> None:
+    # given
+    cid, _ = add_person(gateway)
+    values: dict[str, object] = {"customer_id": cid, "purpose": "marketing_email", "notice_version": 2,
+                                 "action": "grant", "source_channel": "api", **change}
+    before = ledger_counts(gateway)
+
+    # when
+    with pytest.raises(ServiceError) as raised, gateway.engine.begin() as conn:
+        service.record_consent(conn, _recorder(gateway), service.ConsentInput(**values))  # type: ignore[arg-type]
+
+    # then
+    assert raised.value.field == field
+    assert ledger_counts(gateway) == before
+
+
+def test_a_frequency_cap_needs_an_opt_in_and_both_parts(gateway: Gateway) -> None:
+    # given
+    cid, _ = add_person(gateway)
+    given = service.PreferenceInput(customer_id=cid, source_channel="api")
+
+    # when / then
+    with gateway.engine.begin() as conn:
+        with pytest.raises(ServiceError) as half:
+            service.set_channel_preference(conn, _recorder(gateway), given, "sms", "opt_in", 3, None)
+        with pytest.raises(ServiceError) as opted_out:
+            service.set_channel_preference(conn, _recorder(gateway), given, "sms", "opt_out", 3, 7)
+        service.set_channel_preference(conn, _recorder(gateway), given, "sms", "opt_in", 3, 7)
+    assert (half.value.field, opted_out.value.field) == ("frequencyCap", "frequencyCap")
+    with gateway.engine.connect() as conn:
+        row = conn.execute(select(preference_state).where(preference_state.c.customer_id == cid)).one()
+    assert (row.key, row.value, row.cap_count, row.cap_period_days) == ("sms", "opt_in", 3, 7)

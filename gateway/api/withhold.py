@@ -54,11 +54,18 @@ class Withheld:
 class WithholdingExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Completes a `FieldDenied` value as null and notes it on the request's context."""
 
+    # graphql-core calls this once per value of the answer (about a thousand per page), so
+    # the override keeps graphql-core 3.3's exact signature and calls the base function
+    # directly: no `super()` lookup, no packing of positional arguments.
     def complete_value(self, return_type: Any, field_details_list: Any, info: Any, path: Any,
-                       result: Any, *rest: Any) -> Any:
+                       result: Any, position_context: Any) -> Any:
         if result.__class__ is FieldDenied:
             withheld: Withheld | None = getattr(self.context_value, "withheld", None)
             if withheld is not None:
                 withheld.add(path.as_list(), field_details_list[0].node, result.code)
                 return None
-        return super().complete_value(return_type, field_details_list, info, path, result, *rest)
+        return _complete_value(self, return_type, field_details_list, info, path, result,
+                               position_context)
+
+
+_complete_value = StrawberryGraphQLCoreExecutionContext.complete_value

@@ -57,19 +57,49 @@ def shape(name: str, raw: Any, mode: str, reader: Reader) -> Any:
     return MASKERS[kind](raw)
 
 
+# One field of a view: its name, the plan's denial code (None when the plan allows it), the
+# column it comes from (None for nested lists, filled in later) and how it leaves.
+Step = tuple[str, "Code | None", "str | None", str]
+_STEPS: dict[tuple[int, tuple[str, ...]], tuple[FieldPlan, tuple[Step, ...]]] = {}
+_MAX_STEPS = 4096  # distinct (plan, selection) pairs kept; selections come from callers
+
+
+def _steps(plan: FieldPlan, wanted: tuple[str, ...]) -> tuple[Step, ...]:
+    """The plan's per-field answers for one selection, worked out once, not once per row."""
+    key = (id(plan), wanted)
+    found = _STEPS.get(key)
+    if found is None or found[0] is not plan:
+        steps = []
+        for name in wanted:
+            access = plan.access(name)
+            code = None if access.allowed else access.decision.code
+            steps.append((name, code, COLUMNS.get(name), access.mode))
+        if len(_STEPS) >= _MAX_STEPS:
+            _STEPS.clear()  # a bound, not an LRU: arbitrary selections must not grow memory
+        found = _STEPS[key] = (plan, tuple(steps))
+    return found[1]
+
+
 def build_view(row: Any, subject: Decision, wanted: tuple[str, ...], reader: Reader) -> CustomerView:
-    """Apply the plan and the subject's decision to one row, for the wanted fields only."""
+    """Apply the plan and the subject's decision to one row, for the wanted fields only.
+
+    The plan's denial comes first (its code is the caller's problem, not the subject's); an
+    allowed field of a subject whose choices refuse the purpose carries the subject's code.
+    """
     view = CustomerView(reader.pseudonyms.customer_id(row.id), row.id, subject)
-    plan = reader.plan
-    for name in wanted:
-        access = plan.access(name)
-        if not access.allowed:
-            view.denied[name] = access.decision.code
-        elif not subject.allowed:
-            view.denied[name] = subject.code
+    values, denied, mapping, allowed = view.values, view.denied, row._mapping, subject.allowed
+    for name, code, column, mode in _steps(reader.plan, wanted):
+        if code is not None:
+            denied[name] = code
+        elif not allowed:
+            denied[name] = subject.code
+        elif column is None:
+            values[name] = None
         else:
-            column = COLUMNS.get(name)
-            view.values[name] = (
-                shape(name, row._mapping[column], access.mode, reader) if column else None
-            )
+            raw = mapping[column]
+            plain = raw is None or (mode in _PLAIN_MODES and name != "totalSpent")
+            values[name] = raw if plain else shape(name, raw, mode, reader)
     return view
+
+
+_PLAIN_MODES = frozenset({"value", "raw"})

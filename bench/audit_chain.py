@@ -3,6 +3,7 @@
     python bench/audit_chain.py                         # SQLite, 1,000,000 entries to verify
     python bench/audit_chain.py --db postgresql         # on GATEWAY_TEST_DATABASE_URL's server
     python bench/audit_chain.py --entries 100000 --threads 8 --appends 3000
+    python bench/audit_chain.py --hot-only                # write_entry per call, both backends
 
 1. Append: `--threads` threads, then `--processes` OS processes (as uvicorn workers would),
    each append through `write_entry` (one transaction per entry, the head row lock, hashing,
@@ -11,7 +12,12 @@
    schema, in the same run. Reports entries/s and the ratio.
 2. Verify: `--entries` properly chained rows are computed in Python and bulk inserted (with a
    signed checkpoint every 1,000), then `verify_chain(full=True)` walks them. Target: 1,000,000
-   entries in under 60 s. Results go to bench/results/audit_chain-<timestamp>.json.
+   entries in under 60 s.
+3. Hot path (`--hot-runs`, default 5): in-process time of one `write_entry` call as a list
+   read of 20 customers and 30 fields makes it (commit excluded), median per run, on SQLite
+   and PostgreSQL.
+
+Results go to bench/results/audit_chain-<timestamp>.json.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import json
 import multiprocessing
 import os
 import secrets
+import statistics
 import sys
 import tempfile
 import threading
@@ -191,6 +198,37 @@ def bench_append_processes(kind: str, processes: int, appends: int) -> dict[str,
             "chain_valid": ok}
 
 
+_HOT_FIELDS = {f"field{i}": ("ALLOWED" if i % 4 else "POLICY_DENIED") for i in range(30)}
+
+
+def _hot_entry(i: int) -> AuditEntry:
+    return AuditEntry(actor_type="app", actor="bench-app", action="read", role="support",
+                      purpose="support", operation="customers",
+                      subjects=[((i * 20 + k) % 5000 + 1, "ALLOWED") for k in range(20)],
+                      fields=dict(_HOT_FIELDS), errors={"POLICY_DENIED": 20})
+
+
+def bench_write_entry(kind: str, runs: int, calls: int = 400) -> dict[str, Any]:
+    """Microseconds per `write_entry` call (one request's append, commit excluded)."""
+    audit, signer = PseudonymService(MASTER).for_audit(), Signer(MASTER)
+    settings = Settings(audit_checkpoint_every=1000, audit_checkpoint_seconds=60)
+    medians: list[float] = []
+    with database(kind) as url:
+        engine = make_engine(url)
+        for run in range(runs):
+            times: list[float] = []
+            for i in range(calls):
+                entry = _hot_entry(run * calls + i)
+                with engine.connect() as conn:
+                    started = time.perf_counter()
+                    write_entry(conn, entry, audit, signer, settings)
+                    times.append(time.perf_counter() - started)
+                    conn.commit()
+            medians.append(statistics.median(times) * 1e6)
+        engine.dispose()
+    return {"db": kind, "runs_us": [round(m) for m in medians], "median_us": round(statistics.median(medians))}
+
+
 def generate(url: str, entries: int, batch: int = 20_000) -> float:
     """Bulk insert `entries` properly chained rows (and checkpoints); seconds taken."""
     signer, audit = Signer(MASTER), PseudonymService(MASTER).for_audit()
@@ -246,8 +284,16 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=4, help="0: skip the process variant")
     parser.add_argument("--appends", type=int, default=3000)
     parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--hot-runs", type=int, default=5, help="0: skip the write_entry timing")
+    parser.add_argument("--hot-only", action="store_true", help="only the write_entry timing")
     args = parser.parse_args()
     out: dict[str, Any] = {"db": args.db, "threads": args.threads}
+    if args.hot_only:
+        args.appends = args.entries = 0
+    if args.hot_runs:
+        out["write_entry"] = [bench_write_entry(kind, args.hot_runs) for kind in ("sqlite", "postgresql")]
+        for found in out["write_entry"]:
+            print("write_entry:", json.dumps(found), flush=True)
     if args.appends:
         out["append"] = bench_append(args.db, args.threads, args.appends)
         print("append (threads):", json.dumps(out["append"]), flush=True)

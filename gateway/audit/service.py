@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
@@ -48,11 +49,26 @@ class AuditEntry:
         return "partial" if given else "deny"
 
 
+@lru_cache(maxsize=65_536)
+def _ref(audit: Pseudonymizer, internal_id: int) -> str:
+    # A list read names up to a page of customers, the same ones again and again: one
+    # AES-SIV encryption per customer per process, not per request.
+    return audit.customer_id(internal_id)
+
+
+@lru_cache(maxsize=64)
+def _policy(every: int, seconds: float) -> CheckpointPolicy:
+    return CheckpointPolicy(every, seconds)
+
+
+_DEFAULT_SETTINGS = Settings()
+
+
 def _subjects(pairs: Sequence[tuple[int, str]], audit: Pseudonymizer) -> list[dict[str, str]]:
     seen: dict[int, str] = {}
     for internal_id, code in pairs:
         seen.setdefault(internal_id, code)
-    return [{"ref": audit.customer_id(i), "code": c} for i, c in seen.items()]
+    return [{"ref": _ref(audit, i), "code": c} for i, c in seen.items()]
 
 
 def write_entry(
@@ -64,7 +80,7 @@ def write_entry(
     Raises if it cannot be written. `signer` signs a checkpoint when one is due (every
     `settings.audit_checkpoint_every` entries or `audit_checkpoint_seconds`).
     """
-    settings = settings or Settings()
+    settings = settings or _DEFAULT_SETTINGS
     detail: Mapping[str, Any] = {"fields": entry.fields, "errors": entry.errors, **entry.extra}
     subjects = _subjects(entry.subjects, audit)
     values: dict[str, Any] = {
@@ -80,5 +96,5 @@ def write_entry(
         "subjects": subjects,
         "detail": dict(detail),
     }
-    policy = CheckpointPolicy(settings.audit_checkpoint_every, settings.audit_checkpoint_seconds)
+    policy = _policy(settings.audit_checkpoint_every, settings.audit_checkpoint_seconds)
     return append(conn, values, [s["ref"] for s in subjects], signer, policy)

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gateway.consent import bulk_pg
 from gateway.consent.ledger import CONSENT_ACTIONS, SOURCE_CHANNELS
 from gateway.consent.purposes import Purposes
-from gateway.consent.service import fz_details
+from gateway.consent.service import check_jurisdiction, fz_details
 from gateway.consent.tables import consent_events, consent_state
 from gateway.consent.validation import (
     check_choice,
@@ -173,11 +173,17 @@ def validate_all(
             continue
         jurisdiction, language = subject
         notice = notice_of(purposes.by_name[values["purpose"]], values["notice_version"])
+        try:
+            check_jurisdiction(notice, values["action"], jurisdiction)
+        except ServiceError as exc:
+            rejected.append(Rejected(line, exc.code.value, "notice_version", exc.message))
+            continue
         values["notice_text_sha256"] = text_sha256(notice_text(notice, language))
         fz = jurisdiction == "152-fz" and values["action"] == "grant"
-        if fz and values["purpose"] not in details:
-            details[values["purpose"]] = fz_details(purposes, values["purpose"])
-        values["details"] = details[values["purpose"]] if fz else None
+        key = f'{values["purpose"]}:{notice.version}'
+        if fz and key not in details:
+            details[key] = fz_details(purposes, values["purpose"], notice)
+        values["details"] = details[key] if fz else None
         values["recorded_at"] = now
         values["app_id"] = None
         events.append(values)

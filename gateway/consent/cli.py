@@ -22,7 +22,8 @@ from rich.progress import (
 
 from gateway.config import Settings
 
-err = Console(stderr=True)
+# soft_wrap: paths and messages stay on one line (grep-able, copy-able).
+err = Console(stderr=True, soft_wrap=True)
 
 
 # --- purposes -------------------------------------------------------------------------------

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from gateway.consent.notices import Notice, parse_notice, string_list, unknown_keys
 
 BASES = frozenset({"contract", "legal_obligation", "legitimate_interest", "consent"})
 OBJECTION_SCOPES = frozenset({"profiling", "direct_marketing"})
@@ -24,16 +25,6 @@ class PurposesError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One version of the text shown when consent is asked."""
-
-    version: int
-    material: bool
-    published: date
-    texts: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -74,25 +65,11 @@ class Purposes:
         return self.by_name.get(name)
 
 
-def _parse_notice(where: str, raw: Any, problems: list[str]) -> Notice | None:
-    if not isinstance(raw, dict):
-        problems.append(f"{where}: must be a mapping")
-        return None
-    version, published, texts = raw.get("version"), raw.get("published"), raw.get("texts")
-    if not isinstance(version, int) or version < 1:
-        problems.append(f"{where}.version: must be a positive integer")
-    if not isinstance(published, date):
-        problems.append(f"{where}.published: must be a date (YYYY-MM-DD)")
-    if not isinstance(texts, dict) or not texts or not all(
-        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in texts.items()
-    ):
-        problems.append(f"{where}.texts: must map language codes to non-empty texts")
-    if not isinstance(raw.get("material", False), bool):
-        problems.append(f"{where}.material: must be true or false")
-    if problems and any(p.startswith(where) for p in problems):
-        return None
-    assert isinstance(version, int) and isinstance(published, date) and isinstance(texts, dict)
-    return Notice(version, bool(raw.get("material", False)), published, dict(texts))
+PURPOSE_KEYS = frozenset({
+    "basis", "description", "categories", "reveals", "retention_days", "objection_scope",
+    "restriction_exempt", "notices",
+})
+OPERATOR_KEYS = frozenset({"name", "address", "contact"})
 
 
 def _parse_purpose(name: str, raw: Any, problems: list[str]) -> Purpose | None:
@@ -101,14 +78,18 @@ def _parse_purpose(name: str, raw: Any, problems: list[str]) -> Purpose | None:
         problems.append(f"{where}: must be a mapping")
         return None
     before = len(problems)
+    unknown_keys(where, raw, PURPOSE_KEYS, problems)
     basis = raw.get("basis")
     if basis not in BASES:
         problems.append(f"{where}.basis: must be one of {', '.join(sorted(BASES))}")
-    categories = raw.get("categories") or []
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        problems.append(f"{where}.description: must be a text")
+    categories = string_list(f"{where}.categories", raw.get("categories"), problems)
     unknown = [c for c in categories if c not in CATEGORIES]
     if unknown:
         problems.append(f"{where}.categories: unknown {', '.join(map(str, unknown))}")
-    reveals = raw.get("reveals") or []
+    reveals = string_list(f"{where}.reveals", raw.get("reveals"), problems)
     bad = [r for r in reveals if r not in IDENTIFIER_KINDS]
     if bad:
         problems.append(f"{where}.reveals: unknown identifiers {', '.join(map(str, bad))}")
@@ -116,25 +97,30 @@ def _parse_purpose(name: str, raw: Any, problems: list[str]) -> Purpose | None:
     if scope is not None and scope not in OBJECTION_SCOPES:
         problems.append(f"{where}.objection_scope: must be profiling or direct_marketing")
     retention = raw.get("retention_days")
-    if not isinstance(retention, int) or retention < 0:
+    if isinstance(retention, bool) or not isinstance(retention, int) or retention < 0:
         problems.append(f"{where}.retention_days: must be a non-negative integer")
-    notices = [
-        _parse_notice(f"{where}.notices[{i}]", n, problems)
-        for i, n in enumerate(raw.get("notices") or [])
-    ]
+    if not isinstance(raw.get("restriction_exempt", False), bool):
+        problems.append(f"{where}.restriction_exempt: must be true or false")
+    raw_notices = raw.get("notices") or []
+    if not isinstance(raw_notices, list):
+        problems.append(f"{where}.notices: must be a list of notices")
+        raw_notices = []
+    notices = [parse_notice(f"{where}.notices[{i}]", n, problems) for i, n in enumerate(raw_notices)]
     versions = [n.version for n in notices if n]
     if len(versions) != len(set(versions)):
         problems.append(f"{where}.notices: versions must be unique")
-    # Fix: count the notices given, not the valid ones, so that one bad notice is reported
-    # once at its place instead of also as "needs at least one notice".
+    # Count the notices given, not the valid ones, so that one bad notice is reported once
+    # at its place instead of also as "needs at least one notice".
     if basis == "consent" and not notices:
         problems.append(f"{where}.notices: a consent-based purpose needs at least one notice")
+    if basis != "consent" and basis in BASES and notices:
+        problems.append(f"{where}.notices: only a consent-based purpose asks for consent")
     if len(problems) > before:
         return None
     return Purpose(
         name=name,
         basis=str(basis),
-        description=str(raw.get("description", "")),
+        description=str(description),
         categories=frozenset(categories),
         reveals=frozenset(reveals),
         retention_days=int(retention or 0),
@@ -144,19 +130,38 @@ def _parse_purpose(name: str, raw: Any, problems: list[str]) -> Purpose | None:
     )
 
 
+def _parse_operator(raw: Any, needed: bool, problems: list[str]) -> dict[str, str]:
+    """The operator block; 152-FZ Art. 9(4) needs its name and address in every consent."""
+    if raw is None:
+        if needed:
+            problems.append("operator: required (name, address) when a notice covers 152-fz")
+        return {}
+    if not isinstance(raw, dict):
+        problems.append("operator: must be a mapping with name, address, contact")
+        return {}
+    unknown_keys("operator", raw, OPERATOR_KEYS, problems)
+    for key in ("name", "address") if needed else ():
+        value = raw.get(key)
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"operator.{key}: required when a notice covers 152-fz")
+    return {str(k): str(v) for k, v in raw.items() if k in OPERATOR_KEYS}
+
+
 def parse_purposes(document: Any) -> Purposes:
     """Validate a parsed `purposes.yaml`; raise `PurposesError` listing every problem."""
     problems: list[str] = []
     if not isinstance(document, dict) or not isinstance(document.get("purposes"), dict):
         raise PurposesError(["top level: must be a mapping with a `purposes` mapping"])
+    unknown_keys("top level", document, ("operator", "purposes"), problems)
     parsed = {
         str(name): _parse_purpose(str(name), raw, problems)
         for name, raw in document["purposes"].items()
     }
+    fz = any("152-fz" in n.jurisdictions for p in parsed.values() if p for n in p.notices)
+    operator = _parse_operator(document.get("operator"), fz, problems)
     if problems:
         raise PurposesError(problems)
-    operator = document.get("operator") or {}
-    return Purposes({k: v for k, v in parsed.items() if v}, {k: str(v) for k, v in operator.items()})
+    return Purposes({k: v for k, v in parsed.items() if v}, operator)
 
 
 def load_purposes(path: Path) -> Purposes:

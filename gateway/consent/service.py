@@ -19,6 +19,7 @@ from gateway.consent.ledger import (
     append_consent,
     append_preference,
 )
+from gateway.consent.notices import Notice
 from gateway.consent.purposes import Purposes
 from gateway.consent.receipts import Receipt, issue_receipt
 from gateway.consent.validation import (
@@ -43,7 +44,6 @@ from gateway.privacy.signing import Signer
 from gateway.profile.tables import customers
 from gateway.store.types import utcnow
 
-FZ_ACTIONS = ("collection", "recording", "storage", "use", "erasure")
 MAX_CAP_COUNT = 1000
 MAX_CAP_DAYS = 366
 
@@ -103,18 +103,35 @@ def find_subject(conn: Connection, customer_id: int) -> Subject:
     return Subject(int(row.id), str(row.jurisdiction), row.language)
 
 
-def fz_details(purposes: Purposes, purpose_name: str) -> dict[str, Any]:
-    """What 152-FZ Art. 9 requires a consent to state."""
+def fz_details(purposes: Purposes, purpose_name: str, notice: Notice) -> dict[str, Any]:
+    """What 152-FZ Art. 9(4) requires a consent to state, as granted to `notice`.
+
+    Stored with the event (and signed into the receipt), so the proof stands on its own
+    even after `purposes.yaml` changes. The subject is the event's customer.
+    """
     purpose = purposes.by_name[purpose_name]
-    operator = purposes.operator
+    content = notice.fz152
+    if content is None:  # purposes check refuses a 152-fz notice without its content
+        raise ServiceError(Code.INTERNAL, "this notice lacks its 152-FZ content", "noticeVersion")
     return {
-        "operator": dict(operator),
+        "operator": dict(purposes.operator),
         "purpose": {"name": purpose.name, "description": purpose.description},
-        "data_categories": sorted(purpose.categories),
-        "actions": list(FZ_ACTIONS),
-        "term_days": purpose.retention_days,
-        "withdrawal": f"at any time through the portal or by writing to {operator.get('contact', 'the operator')}",
+        "personal_data": list(content.personal_data),
+        "actions": list(content.actions),
+        "methods": content.methods,
+        "term_days": content.term_days,
+        "withdrawal": content.withdrawal,
     }
+
+
+def check_jurisdiction(notice: Notice, action: str, jurisdiction: str) -> None:
+    """A grant must be to a notice shown in the customer's jurisdiction; a withdrawal or a
+    denial is taken whatever text it names (nothing may stand in the way of saying no)."""
+    if action == "grant" and jurisdiction not in notice.jurisdictions:
+        raise invalid(
+            f"notice version {notice.version} is not shown under {jurisdiction}, the customer's "
+            "jurisdiction", "noticeVersion",
+        )
 
 
 def _check_channel(source_channel: str) -> str:
@@ -135,8 +152,9 @@ def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) ->
         raise invalid("only a grant can expire", "expiresAt")
     evidence = check_evidence(given.evidence)
     subject = find_subject(conn, given.customer_id)
+    check_jurisdiction(notice, action, subject.jurisdiction)
     digest = text_sha256(notice_text(notice, given.language or subject.language))
-    details = fz_details(recorder.purposes, purpose.name) if (
+    details = fz_details(recorder.purposes, purpose.name, notice) if (
         subject.jurisdiction == "152-fz" and action == "grant"
     ) else None
     event_id = append_consent(

@@ -1,18 +1,23 @@
 """The current state of a customer's choices, derived from the ledger, as SQL.
 
-One definition serves two uses: per-row flags on a page of customers, and the condition that
-keeps a filtered or sorted search inside the customers whose choices allow the purpose.
+One definition serves two uses: per-row flags on a page of customers (decided by
+`gateway.policy.decide_subject`), and the condition that keeps a filtered or sorted search
+inside the customers whose choices allow the purpose (derived from that same function).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import product
+from math import prod
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement as _CE
 
 from gateway.consent.purposes import Purpose
 from gateway.consent.tables import consent_state, preference_state
+from gateway.policy.subject import SubjectFlags, decide_subject
 
 
 def restricted(customer_id: ColumnElement[int]) -> ColumnElement[bool]:
@@ -57,27 +62,51 @@ def consented(customer_id: ColumnElement[int], purpose: Purpose, now: datetime) 
     )
 
 
+def _flag_expressions(
+    customer_id: ColumnElement[int], purpose: Purpose, now: datetime
+) -> tuple[ColumnElement[bool], ...]:
+    """The flags of `gateway.policy.SubjectFlags`, each as an SQL condition, in its order."""
+    return (
+        restricted(customer_id), objected(customer_id, purpose), consented(customer_id, purpose, now)
+    )
+
+
 def subject_flag_columns(
     customer_id: ColumnElement[int], purpose: Purpose, now: datetime
 ) -> list[_CE[bool]]:
-    """The three flags of `gateway.policy.SubjectFlags`, as labelled select columns."""
-    return [
-        restricted(customer_id).label("_restricted"),
-        objected(customer_id, purpose).label("_objected"),
-        consented(customer_id, purpose, now).label("_consented"),
-    ]
+    """The flags of `gateway.policy.SubjectFlags`, as labelled select columns (see `flags_of`)."""
+    exprs = _flag_expressions(customer_id, purpose, now)
+    return [expr.label(f"_{name}") for name, expr in zip(SubjectFlags._fields, exprs, strict=True)]
+
+
+def flags_of(row: Any) -> SubjectFlags:
+    """The flags of a row selected with `subject_flag_columns`."""
+    return SubjectFlags(*(bool(getattr(row, f"_{name}")) for name in SubjectFlags._fields))
 
 
 def subject_allows(customer_id: ColumnElement[int], purpose: Purpose, now: datetime) -> ColumnElement[bool]:
-    """SQL twin of `gateway.policy.decide_subject(...).allowed`, built from the same parts."""
-    conditions: list[ColumnElement[bool]] = []
-    if not purpose.restriction_exempt:
-        conditions.append(not_(restricted(customer_id)))
-    if purpose.basis == "consent":
-        conditions.append(consented(customer_id, purpose, now))
-    if purpose.objection_scope is not None:
-        conditions.append(not_(objected(customer_id, purpose)))
-    return and_(*conditions) if conditions else ~false()
+    """The SQL condition under which `gateway.policy.decide_subject` allows `purpose`.
+
+    Not a second statement of the rule: `decide_subject` is asked for every combination of
+    flags, and the combinations it allows become the condition. So the per-row decision and
+    the filter of a search (or count) cannot drift apart.
+    """
+    exprs = _flag_expressions(customer_id, purpose, now)
+    allowed = [
+        combo for combo in product((False, True), repeat=len(exprs))
+        if decide_subject(purpose, SubjectFlags(*combo)).allowed
+    ]
+    if not allowed:
+        return false()
+    # The usual shape is a cube (each flag either irrelevant or required to be one value):
+    # then the condition is one conjunction over the flags that matter.
+    values = [frozenset(combo[i] for combo in allowed) for i in range(len(exprs))]
+    if len(allowed) == prod(len(v) for v in values):
+        fixed = [exprs[i] if True in v else not_(exprs[i]) for i, v in enumerate(values) if len(v) == 1]
+        return and_(*fixed) if fixed else ~false()
+    return or_(*(
+        and_(*(e if on else not_(e) for e, on in zip(exprs, combo, strict=True))) for combo in allowed
+    ))
 
 
 def consent_status(

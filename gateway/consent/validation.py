@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from gateway.consent.purposes import Notice, Purpose, Purposes
+from gateway.consent.notices import Notice
+from gateway.consent.purposes import Purpose, Purposes
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
 

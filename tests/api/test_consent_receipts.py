@@ -60,6 +60,8 @@ def test_a_152_fz_grant_carries_the_article_9_content(gw: Gateway) -> None:
     details = json.loads(receipt["payload"])["details"]
     assert details["operator"]["name"] == "Demo Retail LLC"
     assert details["purpose"]["name"] == "marketing_email"
-    assert "contact" in details["data_categories"]
-    assert details["actions"] and details["term_days"] == 1095
-    assert "withdrawal" in details
+    assert details["operator"]["address"] == "1 Example Street, Example City"
+    assert "email address" in details["personal_data"]
+    assert "collection" in details["actions"] and details["methods"]
+    assert details["term_days"] == 1095
+    assert "dpo@demo-retail.example" in details["withdrawal"]

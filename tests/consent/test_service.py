@@ -37,7 +37,19 @@ def test_a_152_fz_grant_stores_the_article_9_content_and_the_text_hash(gateway: 
             consent_events.c.id == receipt.payload["event_id"])).one()
     ru = gateway.services.purposes.by_name["marketing_email"].notices[1].texts["ru"]
     assert event.notice_text_sha256 == hashlib.sha256(ru.encode()).hexdigest()
-    assert set(event.details) == {"operator", "purpose", "data_categories", "actions", "term_days", "withdrawal"}
+    notice = gateway.services.purposes.by_name["marketing_email"].notices[1]
+    assert notice.fz152 is not None
+    assert event.details == {
+        "operator": {"name": "Demo Retail LLC", "address": "1 Example Street, Example City",
+                     "contact": "dpo@demo-retail.example"},
+        "purpose": {"name": "marketing_email", "description": "Send marketing emails and newsletters."},
+        "personal_data": list(notice.fz152.personal_data),
+        "actions": list(notice.fz152.actions),
+        "methods": notice.fz152.methods,
+        "term_days": notice.fz152.term_days,
+        "withdrawal": notice.fz152.withdrawal,
+    }
+    assert "email address" in event.details["personal_data"]
     assert receipt.payload["details"] == event.details
 
 

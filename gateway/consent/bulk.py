@@ -52,6 +52,12 @@ _KEYED = ("customer_id", "purpose", "notice_version", "action", "occurred_at", "
           "evidence", "expires_at")
 
 
+# The shared checks name fields as the API does; a report names the file's columns.
+_COLUMN_OF = {"noticeVersion": "notice_version", "occurredAt": "occurred_at",
+              "expiresAt": "expires_at", "sourceChannel": "source_channel",
+              "customerId": "customer_id"}
+
+
 @dataclass(frozen=True)
 class Rejected:
     """A row that failed validation: where, which field, why."""
@@ -162,7 +168,8 @@ def validate_all(
         try:
             good.append((line, validate_row(row, purposes, now)))
         except ServiceError as exc:
-            rejected.append(Rejected(line, exc.code.value, exc.field, exc.message))
+            field = _COLUMN_OF.get(exc.field or "", exc.field)
+            rejected.append(Rejected(line, exc.code.value, field, exc.message))
     subjects = _subjects(conn, {v["customer_id"] for _, v in good})
     events: list[dict[str, Any]] = []
     details: dict[str, dict[str, Any]] = {}
@@ -195,8 +202,11 @@ def _builder(conn: Connection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
-def write_batch(conn: Connection, batch: list[dict[str, Any]]) -> int:
-    """Insert a batch (skipping known idempotency keys) and move the state forward; inserted count."""
+def write_batch(conn: Connection, batch: list[dict[str, Any]], touched: set[int] | None = None) -> int:
+    """Insert a batch (skipping known idempotency keys) and move the state forward; inserted count.
+
+    The customers whose ledger received an event are added to `touched` (for the audit entry).
+    """
     postgres = conn.dialect.name == "postgresql"
     builder = _builder(conn)
     e = consent_events
@@ -207,6 +217,8 @@ def write_batch(conn: Connection, batch: list[dict[str, Any]]) -> int:
             e.c.id, e.c.customer_id, e.c.purpose, e.c.action, e.c.notice_version,
             e.c.occurred_at, e.c.expires_at)
         inserted = list(conn.execute(stmt, batch).all())
+    if touched is not None:
+        touched.update(int(row.customer_id) for row in inserted)
     latest: dict[tuple[int, str], Any] = {}
     for row in inserted:
         key = (row.customer_id, row.purpose)
@@ -235,13 +247,14 @@ def write_batch(conn: Connection, batch: list[dict[str, Any]]) -> int:
 
 
 def import_events(
-    conn: Connection, events: list[dict[str, Any]], progress: Callable[[int], None] | None = None
+    conn: Connection, events: list[dict[str, Any]], progress: Callable[[int], None] | None = None,
+    touched: set[int] | None = None,
 ) -> int:
     """Write validated events in batches on `conn` (the caller commits); inserted count."""
     total = 0
     for start in range(0, len(events), BATCH):
         batch = events[start:start + BATCH]
-        total += write_batch(conn, batch)
+        total += write_batch(conn, batch, touched)
         if progress is not None:
             progress(len(batch))
     return total

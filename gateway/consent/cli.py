@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -127,6 +129,31 @@ def _write_report(path: Path, rejected: list[Any]) -> None:
             writer.writerow([r.line, r.code, r.field or "", r.reason])
 
 
+def _counted(
+    rows: Iterator[tuple[int, Any]], bar: Progress, task: TaskID, total: int
+) -> Iterator[tuple[int, Any]]:
+    for n, row in enumerate(rows, start=1):
+        if n % 1000 == 0:
+            bar.update(task, completed=min(n, total))
+        yield row
+    bar.update(task, completed=total)
+
+
+def _line_count(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
+def _auditor(settings: Settings) -> tuple[Any, Any]:
+    """The audit pseudonymizer and the signer, from the gateway's master key."""
+    from gateway.privacy.keys import load_or_create_master_key
+    from gateway.privacy.pseudonyms import PseudonymService
+    from gateway.privacy.signing import Signer
+
+    master = load_or_create_master_key(settings.master_key, settings.master_key_file)
+    return PseudonymService(master).for_audit(), Signer(master)
+
+
 @consents.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True)
@@ -136,28 +163,48 @@ def _write_report(path: Path, rejected: list[Any]) -> None:
               help="Write the rejected rows (line, code, field, reason) to this CSV file.")
 def consents_import(file: Path, fmt: str, mode: str, report: Path | None) -> None:
     """Import consent events from FILE. Rows: customer_id, purpose, notice_version, action,
-    occurred_at, [source_channel, evidence, expires_at, idempotency_key]."""
+    occurred_at, [source_channel, evidence, expires_at, idempotency_key].
+
+    One transaction: the events, their derived state and one audit entry (the customers
+    touched, as audit pseudonyms, and the counts) commit together. Rows already imported
+    (same idempotency key) are skipped, so importing a file twice changes nothing.
+    """
+    from gateway.audit.service import AuditEntry, write_entry
     from gateway.consent.bulk import import_events, read_rows, validate_all
     from gateway.consent.purposes import load_purposes
     from gateway.store.db import make_engine
 
     settings = Settings.from_env()
     known = load_purposes(settings.policy_dir / "purposes.yaml")
+    audit, signer = _auditor(settings)
     engine = make_engine(settings.database_url)
+    touched: set[int] = set()
     try:
         with engine.begin() as conn:
-            events, rejected, rows = validate_all(conn, read_rows(file, fmt), known)
+            with _progress() as bar:
+                total = max(_line_count(file) - (fmt == "csv"), 1)
+                task = bar.add_task("validating rows", total=total)
+                lines = _counted(read_rows(file, fmt), bar, task, total)
+                events, rejected, rows = validate_all(conn, lines, known)
             if report is not None:
                 _write_report(report, rejected)
             for r in rejected[:20]:
                 err.print(f"line {r.line}: {r.code} {r.field or ''}: {r.reason}")
             if rejected and mode == "all-or-nothing":
                 err.print(f"[red]{len(rejected)} of {rows} rows rejected; nothing imported[/red] "
-                          "(use --mode skip-bad-rows to import the rest)")
+                          "(fix them, or use --mode skip-bad-rows to import the rest"
+                          + ("" if report else "; --report FILE lists them all") + ")")
                 sys.exit(1)
             with _progress() as bar:
                 task = bar.add_task("importing consents", total=len(events))
-                inserted = import_events(conn, events, lambda n: bar.advance(task, n))
+                inserted = import_events(conn, events, lambda n: bar.advance(task, n), touched)
+            entry = AuditEntry(
+                actor_type="system", actor="cli", action="consent.import", operation="consents import",
+                subjects=[(cid, "ALLOWED") for cid in sorted(touched)],
+                extra={"format": fmt, "mode": mode, "rows": rows, "inserted": inserted,
+                       "already_present": len(events) - inserted, "rejected": len(rejected)},
+            )
+            write_entry(conn, entry, audit, signer, settings)
     finally:
         engine.dispose()
     err.print(f"[green]imported[/green] {inserted} events; {len(events) - inserted} already present; "
@@ -168,14 +215,20 @@ def consents_import(file: Path, fmt: str, mode: str, report: Path | None) -> Non
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def consents_export(fmt: str, output: Path) -> None:
-    """Export every consent event (import's layout) to OUTPUT."""
+    """Export every consent event (import's layout) to OUTPUT; the export is itself audited."""
+    from gateway.audit.service import AuditEntry, write_entry
     from gateway.consent.bulk import export_rows, write_export
     from gateway.store.db import make_engine
 
-    engine = make_engine(Settings.from_env().database_url)
+    settings = Settings.from_env()
+    audit, signer = _auditor(settings)
+    engine = make_engine(settings.database_url)
     try:
-        with engine.connect() as conn, output.open("w", encoding="utf-8", newline="") as fh:
+        with engine.begin() as conn, output.open("w", encoding="utf-8", newline="") as fh:
             count = write_export(export_rows(conn), fh, fmt)
+            entry = AuditEntry(actor_type="system", actor="cli", action="consent.export",
+                               operation="consents export", extra={"format": fmt, "events": count})
+            write_entry(conn, entry, audit, signer, settings)
     finally:
         engine.dispose()
     err.print(f"wrote {count} events to {output}")

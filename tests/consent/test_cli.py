@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, func, insert, select
 
+from gateway.audit.tables import audit_events
 from gateway.cli import main
 from gateway.consent.receipts import issue_receipt
 from gateway.consent.tables import consent_events, consent_state
 from gateway.privacy.keys import load_or_create_master_key
+from gateway.privacy.pseudonyms import PseudonymService
 from gateway.privacy.signing import Signer, b64url
 from gateway.profile.tables import customers
 from tests.harness import MASTER_KEY, REPO
@@ -37,8 +39,8 @@ def db(env: dict[str, str]) -> list[int]:
     now = datetime.now(UTC)
     with engine.begin() as conn:
         ids = [int(conn.execute(insert(customers).values(
-            created_at=now, updated_at=now, first_name=f"P{i}", language="en", jurisdiction=j,
-            birth_date=date(1990, 1, 1)).returning(customers.c.id)).scalar_one())
+            created_at=now, updated_at=now, language="en", jurisdiction=j,
+            ).returning(customers.c.id)).scalar_one())
             for i, j in enumerate(("gdpr", "gdpr", "152-fz"))]
     engine.dispose()
     return ids
@@ -182,3 +184,47 @@ def test_export_then_import_as_jsonl_is_idempotent(tmp_path: Path, env: dict[str
     assert [(r["customer_id"], r["purpose"], r["action"]) for r in rows] == [
         (a, "marketing_email", "grant"), (b, "ads_audience", "deny")]
     assert _counts(env) == (2, 2)
+
+
+def test_an_import_writes_one_audit_entry_with_pseudonyms_and_counts_only(
+    tmp_path: Path, env: dict[str, str], db: list[int]
+) -> None:
+    # given: two good rows for two customers and one bad row
+    a, b, _ = db
+    data = _csv(tmp_path / "in.csv", [
+        [a, "marketing_email", 2, "grant", "2026-01-01T10:00:00+00:00", "", "form-1", ""],
+        [b, "marketing_sms", 2, "deny", "2026-01-02T10:00:00+00:00", "", "", ""],
+        [a, "telepathy", 1, "grant", "2026-01-01T10:00:00+00:00", "", "", ""],
+    ])
+    # when
+    result = CliRunner().invoke(main, ["consents", "import", str(data), "--format", "csv",
+                                       "--mode", "skip-bad-rows"], env=env)
+    # then: one entry, in the import's transaction, naming the customers by audit pseudonym
+    assert result.exit_code == 0, result.output
+    engine = create_engine(env["GATEWAY_DATABASE_URL"])
+    with engine.connect() as conn:
+        entries = conn.execute(select(audit_events).where(audit_events.c.action == "consent.import")).all()
+    engine.dispose()
+    assert len(entries) == 1
+    entry = entries[0]
+    audit = PseudonymService(load_or_create_master_key(MASTER_KEY, tmp_path / "unused.key")).for_audit()
+    assert sorted(s["ref"] for s in entry.subjects) == sorted(audit.customer_id(c) for c in (a, b))
+    assert entry.detail["rows"] == 3 and entry.detail["inserted"] == 2 and entry.detail["rejected"] == 1
+    # and: nothing of the rows themselves (ids, evidence, purposes) is in the entry
+    text = json.dumps([entry.subjects, entry.detail])
+    assert "form-1" not in text and "telepathy" not in text
+    assert f'"{a}"' not in text and f": {a}," not in text
+
+
+def test_an_all_or_nothing_refusal_writes_nothing_not_even_audit(
+    tmp_path: Path, env: dict[str, str], db: list[int]
+) -> None:
+    # given: a file with one bad row
+    data = _csv(tmp_path / "in.csv", [[db[0], "marketing_email", 7, "grant",
+                                       "2026-01-01T10:00:00+00:00", "", "", ""]])
+    # when
+    result = CliRunner().invoke(main, ["consents", "import", str(data), "--format", "csv"], env=env)
+    # then: refused with the reason and what to do next; the ledger is unchanged
+    assert result.exit_code == 1
+    assert "NOT_FOUND notice_version" in result.output and "--mode skip-bad-rows" in result.output
+    assert _counts(env) == (0, 0)

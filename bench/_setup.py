@@ -102,7 +102,7 @@ def prepare(url: str, customers: int, seed: int = 7) -> tuple[float, dict[str, s
     services = build_services(settings)
     try:
         started = time.perf_counter()
-        seed_demo(services.engine, services.purposes, customers=customers, seed=seed)
+        seed_demo(services.engine, services.purposes, vault=services.vault, customers=customers, seed=seed)
         seeded = time.perf_counter() - started
         keys: dict[str, str] = {}
         with services.engine.begin() as conn:

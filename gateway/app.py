@@ -22,6 +22,7 @@ from gateway.policy import PolicyEngine
 from gateway.privacy.keys import load_or_create_master_key
 from gateway.privacy.pseudonyms import PseudonymService
 from gateway.privacy.signing import Signer
+from gateway.privacy.vault import vault_for
 from gateway.store.db import make_engine
 
 
@@ -38,6 +39,7 @@ def build_services(settings: Settings) -> Services:
         pseudonyms=PseudonymService(master),
         authenticator=Authenticator(engine, settings.app_cache_seconds),
         signer=Signer(master),
+        vault=vault_for(settings, master),
     )
 
 

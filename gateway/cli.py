@@ -144,15 +144,17 @@ def demo_seed(customers: int, seed_value: int) -> None:
     """Generate deterministic demo customers, sources, orders, interactions and consents."""
     from gateway.consent.purposes import load_purposes
     from gateway.demo.seed import seed_demo
+    from gateway.privacy.vault import vault_for
     from gateway.store.db import make_engine
 
     settings = _settings()
     engine = make_engine(settings.database_url)
     purposes = load_purposes(settings.policy_dir / "purposes.yaml")
+    vault = vault_for(settings)
     with _progress() as bar:
         task = bar.add_task("seeding customers", total=customers)
         report = seed_demo(
-            engine, purposes, customers=customers, seed=seed_value,
+            engine, purposes, vault=vault, customers=customers, seed=seed_value,
             progress=lambda n: bar.advance(task, n),
         )
     err.print(

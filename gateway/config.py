@@ -38,12 +38,16 @@ class Settings:
 
     `GATEWAY_DATABASE_URL` defaults to an SQLite file under `./var/`; the master key comes from
     `GATEWAY_MASTER_KEY` (urlsafe base64 of 32 bytes) or, when unset, from a key file created
-    once with mode 0600.
+    once with mode 0600. Data keys are wrapped by master key versions: version 1 derives
+    from that key, further versions come from `GATEWAY_MASTER_KEYS` (see
+    gateway/privacy/keyring.py).
     """
 
     database_url: str = "sqlite:///./var/gateway.db"
     master_key: str | None = None
     master_key_file: Path = Path("./var/master.key")
+    master_keys: str | None = None  # further master key versions for data keys: "2=KEY,3=KEY"
+    master_key_current: int | None = None  # the version new data keys use (default: highest)
     policy_dir: Path = field(default_factory=_default_policy_dir)
     max_page_size: int = 100
     default_page_size: int = 20
@@ -67,6 +71,8 @@ class Settings:
             database_url=env.get("GATEWAY_DATABASE_URL") or cls.database_url,
             master_key=env.get("GATEWAY_MASTER_KEY") or None,
             master_key_file=Path(env.get("GATEWAY_MASTER_KEY_FILE") or "./var/master.key"),
+            master_keys=env.get("GATEWAY_MASTER_KEYS") or None,
+            master_key_current=_int("GATEWAY_MASTER_KEY_CURRENT", 0) or None,
             policy_dir=Path(env["GATEWAY_POLICY_DIR"]) if env.get("GATEWAY_POLICY_DIR")
             else _default_policy_dir(),
             max_page_size=_int("GATEWAY_MAX_PAGE_SIZE", 100),

@@ -25,14 +25,18 @@ def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="session")
-def template_url(databases: DatabaseFactory) -> str:
+def template_url(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database holding deterministic demo data, copied by the fixtures below."""
     from gateway.demo.seed import seed_demo
+    from gateway.privacy.vault import vault_for
+    from tests.harness import settings_for
 
     url = databases.new()
     upgrade(url)
     engine = make_engine(url)
-    seed_demo(engine, load_purposes(REPO / "policies" / "purposes.yaml"), customers=DEMO_CUSTOMERS, seed=11)
+    vault = vault_for(settings_for(url, tmp_path_factory.mktemp("template")))
+    seed_demo(engine, load_purposes(REPO / "policies" / "purposes.yaml"), vault=vault,
+              customers=DEMO_CUSTOMERS, seed=11)
     engine.dispose()
     return url
 

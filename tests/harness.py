@@ -22,7 +22,8 @@ from gateway.auth.apps import Caller
 from gateway.auth.apps import create_app as create_caller
 from gateway.config import Settings
 from gateway.consent.ledger import append_consent, append_preference
-from gateway.profile.tables import customers, orders
+from gateway.profile.tables import orders
+from gateway.profile.write import create_customer
 from gateway.store.types import utcnow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -124,7 +125,8 @@ class Gateway:
         }
         row.update(values)
         with self.engine.begin() as conn:
-            cid = int(conn.execute(insert(customers).values(**row).returning(customers.c.id)).scalar_one())
+            # Through the write service: identifiers sealed and indexed, as in production.
+            cid = create_customer(conn, self.services.vault, row)
             conn.execute(insert(orders).values(
                 customer_id=cid, number=f"T-{cid}-{n}", ordered_at=now, status="delivered",
                 channel="web", item_count=2, total_cents=4999, currency="GBP",

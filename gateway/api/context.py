@@ -16,6 +16,7 @@ from gateway.policy import PolicyEngine
 from gateway.policy.codes import Code
 from gateway.privacy.pseudonyms import PseudonymService
 from gateway.privacy.signing import Signer
+from gateway.privacy.vault import Vault
 from gateway.profile.fields import CUSTOMER_FIELDS
 from gateway.profile.reader import CustomerView, Reader
 from gateway.store.types import utcnow
@@ -32,6 +33,7 @@ class Services:
     pseudonyms: PseudonymService
     authenticator: Authenticator
     signer: Signer
+    vault: Vault
 
 
 class RequestContext:
@@ -75,6 +77,8 @@ class RequestContext:
                 now=utcnow(),
                 own_purposes=policy.purposes_of(self.caller.role),
                 purposes=self.services.purposes,
+                vault=self.services.vault,
+                opener=self.services.vault.envelope.opener(),
             )
         return self._reader
 

@@ -34,8 +34,10 @@ from gateway.demo.activity import (
 )
 from gateway.demo.choices import make_consents, make_preferences
 from gateway.demo.people import LOCALES, make_person
+from gateway.privacy.vault import Vault
 from gateway.profile.tables import customers as customers_table
 from gateway.profile.tables import interactions, orders, source_records
+from gateway.profile.write import add_customers, add_source_records
 
 DEFAULT_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 BATCH_SIZE = 200
@@ -142,6 +144,7 @@ def seed_demo(
     engine: Engine,
     purposes: Purposes,
     *,
+    vault: Vault,
     customers: int = 500,
     seed: int = 7,
     now: datetime | None = None,
@@ -152,7 +155,9 @@ def seed_demo(
     Deterministic for a given `seed`, `now` (default: the fixed `DEFAULT_NOW`) and database
     content: ids continue after the current maxima, and a second run appends different people.
     Inserts in one transaction per `BATCH_SIZE` customers and calls `progress(n)` after each,
-    with the number of customers just committed.
+    with the number of customers just committed. Customers and source records are written
+    through gateway/profile/write.py, so identifiers are sealed under `vault` (ciphertexts and
+    data keys differ between runs; the plaintext is deterministic).
     """
     if customers < 0:
         raise ValueError("customers must not be negative")
@@ -178,7 +183,9 @@ def seed_demo(
         for _ in range(size):
             _customer(ctx, rows)
         with engine.begin() as conn:
-            for table in INSERT_ORDER:
+            keys = add_customers(conn, vault, rows["customers"])
+            add_source_records(conn, vault, rows["source_records"], keys)
+            for table in INSERT_ORDER[2:]:
                 if rows[table.name]:
                     conn.execute(table.insert(), rows[table.name])
         for name, batch in rows.items():

@@ -10,20 +10,28 @@ from typing import Any
 from gateway.consent.purposes import Purposes
 from gateway.policy import Decision, FieldPlan
 from gateway.policy.codes import Code
+from gateway.privacy.envelope import Opener
 from gateway.privacy.masking import MASKERS, NORMALIZERS
 from gateway.privacy.pseudonyms import Pseudonymizer
+from gateway.privacy.vault import Vault
 from gateway.profile.fields import COLUMNS, FIELDS_BY_NAME
+from gateway.profile.identity import SEALED_COLUMNS, open_column
 
 
 @dataclass(frozen=True)
 class Reader:
-    """One caller reading for one purpose: its compiled plan and its pseudonymizer."""
+    """One caller reading for one purpose: its compiled plan and its pseudonymizer.
+
+    `opener` opens sealed identifiers for this request only (one unwrap per customer).
+    """
 
     plan: FieldPlan
     pseudonyms: Pseudonymizer
     now: datetime
     own_purposes: frozenset[str]
     purposes: Purposes
+    vault: Vault
+    opener: Opener
 
 
 @dataclass
@@ -96,7 +104,8 @@ def build_view(row: Any, subject: Decision, wanted: tuple[str, ...], reader: Rea
         elif column is None:
             values[name] = None
         else:
-            raw = mapping[column]
+            # Sealed identifiers are opened here, and only those selected and allowed.
+            raw = mapping[column] if column not in SEALED_COLUMNS else open_column(reader.opener, row, column)
             plain = raw is None or (mode in _PLAIN_MODES and name != "totalSpent")
             values[name] = raw if plain else shape(name, raw, mode, reader)
     return view

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, false, func, select
 
 from gateway.consent.state import subject_allows, subject_flag_columns
 from gateway.errors import ServiceError
@@ -22,6 +22,7 @@ from gateway.policy.codes import Code
 from gateway.privacy.masking import NORMALIZERS
 from gateway.privacy.pseudonyms import InvalidPseudonym
 from gateway.profile.fields import COLUMNS, FIELDS_BY_NAME, NESTED
+from gateway.profile.identity import BLIND, SEALED_COLUMNS, with_data_key
 from gateway.profile.nested import load_nested
 from gateway.profile.reader import CustomerView, Reader, build_view
 from gateway.profile.tables import customers
@@ -73,7 +74,20 @@ def _flags(row: Any) -> SubjectFlags:
 
 def _base(reader: Reader) -> Select[Any]:
     purpose = reader.plan.purpose
-    return select(customers, *subject_flag_columns(customers.c.id, purpose, reader.now))
+    return with_data_key(
+        select(customers, *subject_flag_columns(customers.c.id, purpose, reader.now))
+    )
+
+
+def _refuse_sealed(name: str, how: str, field: str) -> None:
+    """Identifiers are stored encrypted: only exact matches (blind index) can search them."""
+    if COLUMNS.get(name) in SEALED_COLUMNS and (how == "sorting" or COLUMNS[name] not in BLIND):
+        raise ServiceError(
+            Code.INVALID_INPUT,
+            f"{how} by {name} is not possible: it is stored encrypted "
+            + ("(exact-match filters only)" if COLUMNS[name] in BLIND else "and cannot be searched"),
+            field,
+        )
 
 
 def _search(reader: Reader, query: CustomerQuery) -> Select[Any]:
@@ -84,10 +98,17 @@ def _search(reader: Reader, query: CustomerQuery) -> Select[Any]:
         stmt = stmt.where(subject_allows(customers.c.id, reader.plan.purpose, reader.now))
     for name, value in query.filters:
         _require_usable(reader, name, "filtering")
+        column_name = COLUMNS[name]
+        if column_name in BLIND:
+            # Exact match on the keyed blind index: no plaintext is stored to compare with.
+            kind, index_column = BLIND[column_name]
+            digest = reader.vault.blind.digest(kind, value)
+            # A blank value matches nobody (`== None` would match everyone without one).
+            stmt = stmt.where(customers.c[index_column] == digest if digest else false())
+            continue
         spec = FIELDS_BY_NAME[name]
         wanted = NORMALIZERS[spec.identifier](value) if spec.identifier else value
-        column = customers.c[COLUMNS[name]]
-        stmt = stmt.where(func.lower(column) == wanted if name == "email" else column == wanted)
+        stmt = stmt.where(customers.c[column_name] == wanted)
     return stmt
 
 
@@ -117,10 +138,13 @@ def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wante
     if query.order_by is not None:
         if query.order_by not in SORTABLE:
             raise ServiceError(Code.INVALID_INPUT, "unknown sort field", "orderBy")
+        # Policy first (as for any field), then the storage's limits: neither depends on data.
         _require_usable(reader, query.order_by, "sorting")
+        _refuse_sealed(query.order_by, "sorting", "orderBy")
     for name, _ in query.filters:
         if name not in FILTERABLE:
             raise ServiceError(Code.INVALID_INPUT, f"cannot filter by {name}", "filter")
+        _refuse_sealed(name, "filtering", "filter")
     search = _search(reader, query)
     position = _decode_cursor(reader, query)
     stmt = search.limit(query.first + 1)

@@ -1,4 +1,9 @@
-"""The golden record, what each source knows (with provenance), orders and interactions."""
+"""The golden record, what each source knows (with provenance), orders and interactions.
+
+Direct identifiers are sealed (AES-GCM under the customer's data key, see
+gateway/profile/identity.py): their columns hold ciphertext, never plaintext. Exact lookups
+use the `*_bidx` blind-index columns (keyed HMAC), the only indexes over identifiers.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,11 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    Date,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     UniqueConstraint,
@@ -25,15 +30,19 @@ customers = Table(
     Column("id", Integer, primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    # identity
-    Column("first_name", String(100)),
-    Column("last_name", String(100)),
-    Column("birth_date", Date),
-    Column("loyalty_card", String(32)),
-    # contact
-    Column("email", String(254)),
-    Column("phone", String(32)),
-    Column("street", String(200)),
+    # identity (sealed)
+    Column("first_name", LargeBinary),
+    Column("last_name", LargeBinary),
+    Column("birth_date", LargeBinary),
+    Column("loyalty_card", LargeBinary),
+    # contact (sealed)
+    Column("email", LargeBinary),
+    Column("phone", LargeBinary),
+    Column("street", LargeBinary),
+    # blind indexes of the sealed identifiers (hex HMAC-SHA256), for exact lookups
+    Column("email_bidx", String(64)),
+    Column("phone_bidx", String(64)),
+    Column("card_bidx", String(64)),
     # location
     Column("city", String(100)),
     Column("postcode", String(20)),
@@ -62,8 +71,10 @@ customers = Table(
     # the jurisdiction whose rules apply to this person: gdpr or 152-fz
     Column("jurisdiction", String(8), nullable=False, default="gdpr"),
 )
-Index("ix_customers_email", customers.c.email)
-Index("ix_customers_phone", customers.c.phone)
+# One customer per email address: `find_customer_by(email)` and the rights CLI rely on it.
+Index("ix_customers_email_bidx", customers.c.email_bidx, unique=True)
+Index("ix_customers_phone_bidx", customers.c.phone_bidx)
+Index("ix_customers_card_bidx", customers.c.card_bidx)
 Index("ix_customers_city", customers.c.city)
 
 # One row per record a source system holds; the linkage service decides `customer_id`.
@@ -73,13 +84,16 @@ source_records = Table(
     Column("id", Integer, primary_key=True),
     Column("customer_id", Integer, ForeignKey("customers.id", ondelete="SET NULL"), index=True),
     Column("source", String(16), nullable=False),  # crm, web, email, loyalty, orders, call_center
-    Column("source_id", String(64), nullable=False),
-    Column("attributes", JSON, nullable=False),
+    # The blind index of the source system's own id (a cookie id, a loyalty card number):
+    # the record is found again by it, but the id itself is only inside `attributes`.
+    Column("source_key", String(64), nullable=False),
+    # What the source knows, as JSON sealed under the linked customer's data key.
+    Column("attributes", LargeBinary, nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=False),
     Column("link_method", String(16), nullable=False),  # seed, deterministic, probabilistic, manual
     Column("link_confidence", Float, nullable=False),
-    UniqueConstraint("source", "source_id", name="uq_source_records_source_source_id"),
+    UniqueConstraint("source", "source_key", name="uq_source_records_source_source_key"),
 )
 
 orders = Table(

@@ -11,7 +11,8 @@ import httpx2
 from sqlalchemy import func, insert, select
 
 from gateway.audit.tables import audit_events
-from gateway.profile.tables import interactions, source_records
+from gateway.profile.tables import interactions
+from gateway.profile.write import add_source_records
 from tests.harness import Gateway
 
 GRAPHQL = "/graphql"
@@ -100,9 +101,9 @@ def add_source(gw: Gateway, customer_id: int, *, source: str = "crm") -> str:
     source_id = unique("SRC")
     now = datetime.now(UTC)
     with gw.engine.begin() as conn:
-        conn.execute(insert(source_records).values(
-            customer_id=customer_id, source=source, source_id=source_id,
-            attributes={"source_id": source_id}, first_seen_at=now, last_seen_at=now,
-            link_method="deterministic", link_confidence=1.0,
-        ))
+        add_source_records(conn, gw.services.vault, [{
+            "customer_id": customer_id, "source": source, "source_id": source_id,
+            "attributes": {"source_id": source_id}, "first_seen_at": now, "last_seen_at": now,
+            "link_method": "deterministic", "link_confidence": 1.0,
+        }])
     return source_id

@@ -222,7 +222,7 @@ def test_sorted_listing_hides_non_consenting_customers(gw: Gateway) -> None:
     gw.consent(granted, "marketing_email")
 
     # when
-    response = gw.post(SORTED, variables={"field": "LAST_NAME", "city": values["city"]})
+    response = gw.post(SORTED, variables={"field": "CUSTOMER_SINCE", "city": values["city"]})
 
     # then
     assert response.json() == {"data": {"customers": {"nodes": [{"id": gw.pseudonym(granted)}]}}}

@@ -21,6 +21,8 @@ from gateway.consent.tables import (
     preference_state,
 )
 from gateway.demo.seed import DEFAULT_NOW, SeedReport, seed_demo
+from gateway.privacy.vault import Vault
+from gateway.profile.identity import SEALED, read_identity
 from gateway.profile.tables import customers, interactions, orders, source_records
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
@@ -33,6 +35,7 @@ PG_CUSTOMERS = 50
 PG_URL_VARIABLE = "GATEWAY_TEST_DATABASE_URL"
 NOT_SPENT = {"cancelled", "returned"}
 Row = dict[str, Any]
+VAULT = Vault.build(bytes(range(32)))
 REPORT_TABLES: dict[str, Table] = {
     "customers": customers,
     "source_records": source_records,
@@ -63,13 +66,24 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def seeded(engine: Engine, purposes: Purposes) -> tuple[Engine, SeedReport]:
-    return engine, seed_demo(engine, purposes, customers=CUSTOMERS, seed=SEED)
+    return engine, seed_demo(engine, purposes, vault=VAULT, customers=CUSTOMERS, seed=SEED)
 
 
 def _rows(engine: Engine, table: Table) -> list[Row]:
     with engine.connect() as conn:
         pk = list(table.primary_key.columns)
         return [dict(r._mapping) for r in conn.execute(select(table).order_by(*pk))]
+
+
+def _people(engine: Engine) -> list[Row]:
+    """The customers with their sealed identifiers opened (ciphertexts differ between runs)."""
+    with engine.connect() as conn:
+        people = []
+        for row in _rows(engine, customers):
+            identity = read_identity(conn, VAULT, row["id"])
+            assert identity is not None
+            people.append({**row, **identity})
+        return people
 
 
 def _count(engine: Engine, table: Table) -> int:
@@ -108,7 +122,7 @@ def test_progress_adds_up_to_every_customer(engine: Engine, purposes: Purposes) 
     calls: list[int] = []
 
     # when
-    seed_demo(engine, purposes, customers=CUSTOMERS + 37, seed=SEED, progress=calls.append)
+    seed_demo(engine, purposes, vault=VAULT, customers=CUSTOMERS + 37, seed=SEED, progress=calls.append)
 
     # then
     assert sum(calls) == CUSTOMERS + 37
@@ -123,14 +137,16 @@ def test_same_seed_gives_the_same_customers_and_another_seed_differs(
 
     # when
     for eng, seed in zip(engines, (SEED, SEED, OTHER_SEED), strict=True):
-        seed_demo(eng, purposes, customers=CUSTOMERS, seed=seed)
-    first, again, other = (_rows(eng, customers) for eng in engines)
+        seed_demo(eng, purposes, vault=VAULT, customers=CUSTOMERS, seed=seed)
+    first, again, other = ([{k: v for k, v in p.items() if not k.endswith("_bidx")}
+                            for p in _people(eng)] for eng in engines)
     first_consents, again_consents = (_rows(eng, consent_events) for eng in engines[:2])
     for eng in engines:
         eng.dispose()
 
-    # then
+    # then: the same people (identifiers compared in plaintext; their ciphertexts differ)
     assert first == again
+    assert all(isinstance(p["email"], str) and set(SEALED) <= p.keys() for p in first)
     assert first_consents == again_consents
     assert first != other
 
@@ -257,7 +273,7 @@ def test_152_fz_grants_carry_the_consent_content(
 def test_emails_are_unique_and_sources_are_coherent(seeded: tuple[Engine, SeedReport]) -> None:
     # given
     engine, _ = seeded
-    people = {c["id"]: c for c in _rows(engine, customers)}
+    people = {c["id"]: c for c in _people(engine)}
 
     # when
     emails = [c["email"] for c in people.values()]
@@ -277,10 +293,10 @@ def test_seeding_twice_appends(seeded: tuple[Engine, SeedReport], purposes: Purp
     engine, first = seeded
 
     # when
-    second = seed_demo(engine, purposes, customers=CUSTOMERS, seed=SEED)
+    second = seed_demo(engine, purposes, vault=VAULT, customers=CUSTOMERS, seed=SEED)
 
     # then
-    people = _rows(engine, customers)
+    people = _people(engine)
     assert len(people) == 2 * CUSTOMERS
     assert _count(engine, orders) == first.orders + second.orders
     assert _count(engine, consent_events) == first.consent_events + second.consent_events
@@ -302,7 +318,7 @@ def test_seeds_a_fresh_postgres_database(purposes: Purposes) -> None:
         engine = make_engine(url_text)
         try:
             # when
-            report = seed_demo(engine, purposes, customers=PG_CUSTOMERS, seed=SEED)
+            report = seed_demo(engine, purposes, vault=VAULT, customers=PG_CUSTOMERS, seed=SEED)
             with engine.begin() as conn:
                 new_id = conn.execute(
                     insert(customers).values(created_at=DEFAULT_NOW, updated_at=DEFAULT_NOW)

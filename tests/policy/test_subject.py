@@ -181,7 +181,7 @@ class Grid:
 
 def _add_customer(conn: Connection, now: datetime) -> int:
     return int(conn.execute(
-        insert(customers).values(created_at=now, updated_at=now, first_name="Grid")
+        insert(customers).values(created_at=now, updated_at=now, city="Grid")
         .returning(customers.c.id)
     ).scalar_one())
 

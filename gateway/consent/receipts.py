@@ -26,9 +26,16 @@ def _canonical(data: dict[str, Any]) -> bytes:
     return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
-def issue_receipt(signer: Signer, claims: dict[str, Any], issued_at: datetime) -> Receipt:
-    """Sign `claims` (plus a fresh receipt id and the issue time) as a compact JWS."""
-    receipt_id = f"rcpt_{uuid.uuid4().hex}"
+def new_receipt_id() -> str:
+    """A fresh receipt id (also the event's idempotency key, so one finds the other)."""
+    return f"rcpt_{uuid.uuid4().hex}"
+
+
+def issue_receipt(
+    signer: Signer, claims: dict[str, Any], issued_at: datetime, receipt_id: str | None = None
+) -> Receipt:
+    """Sign `claims` (plus the receipt id, fresh unless given, and the issue time) as a compact JWS."""
+    receipt_id = receipt_id or new_receipt_id()
     payload = {"receipt_id": receipt_id, "iat": issued_at.isoformat(), **claims}
     header = {"alg": "EdDSA", "kid": signer.kid, "typ": TYPE}
     signing_input = f"{b64url(_canonical(header))}.{b64url(_canonical(payload))}"

@@ -21,7 +21,7 @@ from gateway.consent.ledger import (
 )
 from gateway.consent.notices import Notice
 from gateway.consent.purposes import Purposes
-from gateway.consent.receipts import Receipt, issue_receipt
+from gateway.consent.receipts import Receipt, issue_receipt, new_receipt_id
 from gateway.consent.validation import (
     CHANNEL_VALUES,
     CHANNELS,
@@ -157,10 +157,12 @@ def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) ->
     details = fz_details(recorder.purposes, purpose.name, notice) if (
         subject.jurisdiction == "152-fz" and action == "grant"
     ) else None
+    receipt_id = new_receipt_id()
     event_id = append_consent(
         conn, customer_id=subject.id, purpose=purpose.name, notice_version=notice.version,
         action=action, source_channel=channel, occurred_at=occurred, app_id=recorder.app_id,
         evidence=evidence, expires_at=expires, notice_text_sha256=digest, details=details,
+        idempotency_key=receipt_id,
     )
     claims: dict[str, Any] = {
         "customer": recorder.pseudonyms.customer_id(subject.id), "kind": "consent",
@@ -171,7 +173,7 @@ def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) ->
     }
     if details is not None:
         claims["details"] = details
-    return issue_receipt(recorder.signer, claims, now)
+    return issue_receipt(recorder.signer, claims, now, receipt_id)
 
 
 def _record_preference(
@@ -183,10 +185,12 @@ def _record_preference(
     occurred, _ = check_times(parse_instant(given.occurred_at, "occurredAt"), None, now)
     evidence = check_evidence(given.evidence)
     subject = find_subject(conn, given.customer_id)
+    receipt_id = new_receipt_id()
     event_id = append_preference(
         conn, customer_id=subject.id, kind=kind, key=key, value=value, source_channel=channel,
         occurred_at=occurred, cap_count=cap[0] if cap else None,
         cap_period_days=cap[1] if cap else None, app_id=recorder.app_id, evidence=evidence,
+        idempotency_key=receipt_id,
     )
     claims: dict[str, Any] = {
         "customer": recorder.pseudonyms.customer_id(subject.id), "kind": kind, "key": key,
@@ -195,7 +199,7 @@ def _record_preference(
     }
     if cap:
         claims["frequency_cap"] = {"count": cap[0], "period_days": cap[1]}
-    return issue_receipt(recorder.signer, claims, now)
+    return issue_receipt(recorder.signer, claims, now, receipt_id)
 
 
 def set_channel_preference(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.consent import service
+from gateway.consent.bulk import export_rows, import_events, validate_all
 from gateway.consent.tables import consent_events, preference_state
 from gateway.errors import ServiceError
 from tests.api.support import add_person
@@ -107,3 +108,30 @@ def test_a_frequency_cap_needs_an_opt_in_and_both_parts(gateway: Gateway) -> Non
     with gateway.engine.connect() as conn:
         row = conn.execute(select(preference_state).where(preference_state.c.customer_id == cid)).one()
     assert (row.key, row.value, row.cap_count, row.cap_period_days) == ("sms", "opt_in", 3, 7)
+
+
+def test_the_receipt_id_finds_the_event_and_an_export_reimport_of_it_changes_nothing(
+    fresh_gateway: Gateway,
+) -> None:
+    # given: a grant recorded through the service (as the API does)
+    gw = fresh_gateway
+    cid, _ = add_person(gw)
+    given = service.ConsentInput(customer_id=cid, purpose="marketing_email", notice_version=2,
+                                 action="grant", source_channel="api")
+    with gw.engine.begin() as conn:
+        receipt = service.record_consent(conn, _recorder(gw), given)
+
+    # when: the ledger is exported and imported again
+    with gw.engine.connect() as conn:
+        rows = list(export_rows(conn))
+        event = conn.execute(select(consent_events).where(
+            consent_events.c.idempotency_key == receipt.id)).one()
+    before = ledger_counts(gw)
+    with gw.engine.begin() as conn:
+        events, rejected, _ = validate_all(conn, list(enumerate(rows, start=1)), gw.services.purposes)
+        inserted = import_events(conn, events)
+
+    # then: the receipt's id is the event's key, and nothing was added
+    assert event.id == receipt.payload["event_id"]
+    assert (inserted, rejected) == (0, [])
+    assert ledger_counts(gw) == before

@@ -18,6 +18,7 @@ from gateway.api.consent_types import (
     MutationError,
     NoticeText,
     NoticeVersion,
+    PreferenceEvent,
     PurposeInfo,
     Receipt,
     RecordConsentInput,
@@ -36,7 +37,7 @@ from gateway.api.consent_types import (
 from gateway.api.context import RequestContext
 from gateway.consent import service
 from gateway.consent.access import Access
-from gateway.consent.queries import consent_history
+from gateway.consent.queries import PREFERENCE_KINDS, consent_history, preference_history
 from gateway.consent.receipts import Receipt as SignedReceipt
 from gateway.consent.validation import notice_of, notice_text, text_sha256
 from gateway.errors import ServiceError
@@ -142,6 +143,21 @@ class ConsentQuery:
             )
             for e in consent_history(ctx.conn, internal, own)
         ]
+
+
+    @strawberry.field(description="A customer's channel, objection and restriction events, newest first.")
+    def preference_history(self, info: Ctx, customer_id: strawberry.ID,
+                           kind: str | None = None) -> list[PreferenceEvent]:
+        ctx = info.context
+        ctx.begin("preferenceHistory")
+        _access(ctx).require("preference", "read")
+        if kind is not None and kind not in PREFERENCE_KINDS:
+            raise ServiceError(Code.INVALID_INPUT, "must be channel, objection or restriction", "kind")
+        internal = _customer(ctx, str(customer_id))
+        service.find_subject(ctx.conn, internal)
+        ctx.audit.subjects.append((internal, Code.ALLOWED.value))
+        kinds = PREFERENCE_KINDS if kind is None else {kind}
+        return [PreferenceEvent(**e) for e in preference_history(ctx.conn, internal, kinds)]
 
 
 @strawberry.type

@@ -51,6 +51,20 @@ class ConsentEvent:
     notice_text_sha256: str | None = in_category("preferences")
 
 
+@strawberry.type(description="One channel, objection or restriction event of a customer (append-only).")
+class PreferenceEvent:
+    kind: str = in_category("preferences", description="channel, objection or restriction")
+    key: str = in_category(
+        "preferences", description="the channel (email, sms, push, phone, post), the objection "
+        "(profiling, direct_marketing) or processing")
+    value: str = in_category("preferences", description="opt_in / opt_out, or on / off")
+    cap_count: int | None = in_category("preferences")
+    cap_period_days: int | None = in_category("preferences")
+    occurred_at: datetime.datetime = in_category("preferences")
+    recorded_at: datetime.datetime = in_category("preferences")
+    source_channel: str = in_category("preferences")
+
+
 @strawberry.type(description="A signed consent receipt: a compact JWS (EdDSA) over `payload`.")
 class Receipt:
     id: str

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from gateway.consent.tables import consent_events, preference_state
+from gateway.consent.tables import consent_events, preference_events, preference_state
 
 MAX_HISTORY = 500
 
@@ -45,3 +45,21 @@ def channel_preferences(conn: Connection, ids: list[int]) -> dict[int, list[dict
             "updated_at": row.occurred_at,
         })
     return out
+
+
+PREFERENCE_KINDS = frozenset({"channel", "objection", "restriction"})
+
+
+def preference_history(
+    conn: Connection, customer_id: int, kinds: Iterable[str]
+) -> list[dict[str, Any]]:
+    """The channel, objection and restriction events of `customer_id` of `kinds`, newest first."""
+    e = preference_events
+    rows = conn.execute(
+        select(e.c.kind, e.c.key, e.c.value, e.c.cap_count, e.c.cap_period_days, e.c.occurred_at,
+               e.c.recorded_at, e.c.source_channel)
+        .where(e.c.customer_id == customer_id, e.c.kind.in_(sorted(kinds)))
+        .order_by(e.c.occurred_at.desc(), e.c.id.desc())
+        .limit(MAX_HISTORY)
+    )
+    return [dict(row._mapping) for row in rows]

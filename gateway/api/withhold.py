@@ -43,12 +43,21 @@ class Withheld:
         return found
 
     def errors(self) -> list[dict[str, Any]]:
-        """The notes as formatted GraphQL errors."""
-        return [
-            {"message": FieldDenied.MESSAGES[code], "locations": self._location(node),
-             "path": path, "extensions": {"code": code.value}}
-            for path, node, code in self.notes
-        ]
+        """The notes as formatted GraphQL errors.
+
+        A page can withhold hundreds of fields with a handful of codes: the message and
+        `extensions` of one code, and the locations of one field node, are one object each,
+        shared by every error that carries them (the answer is serialised, never mutated).
+        """
+        extensions: dict[Code, dict[str, str]] = {}
+        out = []
+        for path, node, code in self.notes:
+            ext = extensions.get(code)
+            if ext is None:
+                ext = extensions[code] = {"code": code.value}
+            out.append({"message": FieldDenied.MESSAGES[code], "locations": self._location(node),
+                        "path": path, "extensions": ext})
+        return out
 
 
 class WithholdingExecutionContext(StrawberryGraphQLCoreExecutionContext):

@@ -1,0 +1,137 @@
+"""Erasure: nothing of the person left in the clear, the proof of their choices kept.
+
+In one transaction (the caller's):
+1. every registered section's eraser runs (derived data, sessions, ... of later domains);
+2. the consent and preference ledgers' events are copied as proofs under a random tombstone
+   id (purpose, notice version, action, times, channel; evidence only as its SHA-256), then
+   deleted with their projected state;
+3. interactions, orders and source records are deleted;
+4. the customer's data key and blind indexes are destroyed (gateway/privacy);
+5. staff's free text on the person's cases is scrubbed of the person's identifiers, the
+   cases lose their link to the customer row (they keep the audit pseudonym);
+6. the customer row is deleted, and the erasure is recorded (tombstone, counts).
+Audit entries stay: they hold only pseudonyms.
+
+On SQLite deleted rows stay readable in free pages until overwritten; the connection is
+switched to `secure_delete` first so that SQLite zeroes what it deletes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, insert, select, update
+
+from gateway.consent.tables import (
+    consent_events,
+    consent_state,
+    preference_events,
+    preference_state,
+)
+from gateway.privacy.vault import Vault
+from gateway.profile.tables import customers, interactions, orders, source_records
+from gateway.rights import held as _held  # noqa: F401  (registers the core sections)
+from gateway.rights.sections import sections
+from gateway.rights.subjects import IDENTIFYING, destroy_keys, read_profile
+from gateway.rights.tables import rights_cases, rights_erasures, rights_ledger_proofs
+from gateway.store.types import utcnow
+
+SCRUBBED = "[erased]"
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure did: its tombstone id and how many rows went, per table."""
+
+    tombstone: str
+    counts: dict[str, int]
+
+
+def secure_delete(conn: Connection) -> None:
+    """Make SQLite overwrite deleted content with zeros on this connection (no-op elsewhere)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA secure_delete=ON")
+
+
+def _sha256(text: str | None) -> str | None:
+    return hashlib.sha256(text.encode()).hexdigest() if text else None
+
+
+def _keep_proofs(conn: Connection, customer_id: int, tombstone: str) -> int:
+    ce, pe = consent_events.c, preference_events.c
+    rows: list[dict[str, Any]] = []
+    for r in conn.execute(select(consent_events).where(ce.customer_id == customer_id)):
+        rows.append({
+            "tombstone": tombstone, "ledger": "consent", "event_id": r.id, "purpose": r.purpose,
+            "notice_version": r.notice_version, "kind": None, "key": None, "action": r.action,
+            "occurred_at": r.occurred_at, "recorded_at": r.recorded_at,
+            "source_channel": r.source_channel, "app_id": r.app_id, "expires_at": r.expires_at,
+            "notice_text_sha256": r.notice_text_sha256, "evidence_sha256": _sha256(r.evidence),
+        })
+    for r in conn.execute(select(preference_events).where(pe.customer_id == customer_id)):
+        rows.append({
+            "tombstone": tombstone, "ledger": "preference", "event_id": r.id, "purpose": None,
+            "notice_version": None, "kind": r.kind, "key": r.key, "action": r.value,
+            "occurred_at": r.occurred_at, "recorded_at": r.recorded_at,
+            "source_channel": r.source_channel, "app_id": r.app_id, "expires_at": None,
+            "notice_text_sha256": None, "evidence_sha256": _sha256(r.evidence),
+        })
+    if rows:
+        conn.execute(insert(rights_ledger_proofs), rows)
+    return len(rows)
+
+
+def _delete(conn: Connection, table: Table, customer_id: int) -> int:
+    return int(conn.execute(delete(table).where(table.c.customer_id == customer_id)).rowcount or 0)
+
+
+def _scrub(text: str | None, needles: list[str]) -> str | None:
+    if not text:
+        return text
+    for needle in needles:
+        text = re.sub(re.escape(needle), SCRUBBED, text, flags=re.IGNORECASE)
+    return text
+
+
+def _scrub_cases(conn: Connection, customer_id: int, profile: dict[str, Any]) -> int:
+    needles = sorted({str(profile[c]).strip() for c in IDENTIFYING if profile.get(c)},
+                     key=len, reverse=True)
+    c = rights_cases.c
+    rows = conn.execute(select(c.id, c.note, c.extension_reason, c.rejection_reason)
+                        .where(c.customer_id == customer_id)).all()
+    for row in rows:
+        conn.execute(update(rights_cases).where(c.id == row.id).values(
+            customer_id=None, note=_scrub(row.note, needles),
+            extension_reason=_scrub(row.extension_reason, needles),
+            rejection_reason=_scrub(row.rejection_reason, needles),
+        ))
+    return len(rows)
+
+
+def erase_customer(conn: Connection, vault: Vault, customer_id: int, *, subject_ref: str, actor: str,
+                   jurisdiction: str, case_id: int | None = None) -> Erasure:
+    """Erase customer `customer_id` (who must exist) on `conn`; the caller commits."""
+    secure_delete(conn)
+    profile = read_profile(conn, vault, customer_id)
+    tombstone = "t_" + uuid.uuid4().hex
+    counts: dict[str, int] = {}
+    for section in sections():
+        if section.erase is not None:
+            counts[section.name] = section.erase(conn, vault, customer_id)
+    counts["ledger_proofs_kept"] = _keep_proofs(conn, customer_id, tombstone)
+    for table in (consent_state, preference_state, consent_events, preference_events,
+                  interactions, orders, source_records):
+        counts[str(table.name)] = _delete(conn, table, customer_id)
+    counts["keys"] = destroy_keys(conn, customer_id)
+    counts["cases_unlinked"] = _scrub_cases(conn, customer_id, profile)
+    counts["customers"] = int(conn.execute(
+        delete(customers).where(customers.c.id == customer_id)).rowcount or 0)
+    conn.execute(insert(rights_erasures).values(
+        tombstone=tombstone, subject_ref=subject_ref, case_id=case_id, erased_at=utcnow(),
+        erased_by=actor, jurisdiction=jurisdiction, counts=counts,
+    ))
+    return Erasure(tombstone, counts)

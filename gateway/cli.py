@@ -14,9 +14,9 @@ from sqlalchemy import func, select, update
 from gateway.audit.cli import audit_cli
 from gateway.config import Settings
 from gateway.consent import cli as consent_cli
-from gateway.rights.cli import rights_cli
 from gateway.privacy.cli import keys_cli
 from gateway.profile.cli import customers_cli
+from gateway.rights.cli import rights_cli
 
 err = Console(stderr=True)
 
@@ -248,9 +248,9 @@ main.add_command(audit_cli)
 main.add_command(consent_cli.purposes)
 main.add_command(consent_cli.receipts)
 main.add_command(consent_cli.consents)
-main.add_command(rights_cli)
 main.add_command(keys_cli)
 main.add_command(customers_cli)
+main.add_command(rights_cli)
 
 
 if __name__ == "__main__":  # pragma: no cover

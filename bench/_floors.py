@@ -12,6 +12,11 @@ SQLAlchemy Core, run the same two statements as the gateway's `customers(first: 
 Serve them with uvicorn: `python -m uvicorn bench._floors:starlette_app --factory` (the same
 for `strawberry_app`). The tables come from `gateway.profile.tables` so that column types
 (UTC timestamps, JSON) are decoded exactly as the gateway decodes them.
+
+Direct identifiers are stored sealed (AES-GCM under per-customer data keys, see
+`gateway.profile.identity`): the floors open them exactly as the gateway's reader does (one
+unwrap per customer per request, `open_column`), so that "the same JSON from the same
+database" stays true. Storage is part of the floor; enforcement, pseudonyms and audit are not.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
+from gateway.config import Settings
+from gateway.privacy.envelope import Opener
+from gateway.privacy.vault import Vault, vault_for
+from gateway.profile.identity import SEALED_COLUMNS, open_column, with_data_key
 from gateway.profile.tables import customers, orders
 from gateway.store.db import make_engine
 
@@ -68,8 +77,10 @@ Totals = dict[int, list[decimal.Decimal | None]]
 
 
 def read_page(conn: Connection, first: int) -> tuple[list[Any], Totals]:
-    """The first `first` customers by id and the totals of their orders (newest first)."""
-    rows = list(conn.execute(select(customers).order_by(customers.c.id).limit(first)).all())
+    """The first `first` customers by id (with their wrapped data keys) and the totals of
+    their orders (newest first)."""
+    rows = list(conn.execute(
+        with_data_key(select(customers)).order_by(customers.c.id).limit(first)).all())
     ids = [row.id for row in rows]
     totals: dict[int, list[decimal.Decimal | None]] = defaultdict(list)
     if ids:
@@ -92,6 +103,18 @@ def _engine() -> Engine:
     return make_engine(url)
 
 
+def floor_vault() -> Vault:
+    """The vault of this process, configured like the gateway's (GATEWAY_MASTER_KEY...)."""
+    return vault_for(Settings.from_env())
+
+
+def row_values(row: Any, opener: Opener) -> dict[str, Any]:
+    """Column -> value of one row, sealed identifiers opened (None where shredded)."""
+    mapping = row._mapping
+    return {column: open_column(opener, row, column) if column in SEALED_COLUMNS
+            else mapping[column] for column in SCALARS.values()}
+
+
 # --- floor A: Starlette + SQLAlchemy Core + orjson -----------------------------------------
 
 
@@ -104,11 +127,12 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def page_json(rows: list[Any], totals: dict[int, list[decimal.Decimal | None]]) -> dict[str, Any]:
+def page_json(rows: list[Any], totals: dict[int, list[decimal.Decimal | None]],
+              opener: Opener) -> dict[str, Any]:
     """The GraphQL-shaped answer for one page, built by hand."""
     nodes: list[dict[str, Any]] = []
     for row in rows:
-        mapping = row._mapping
+        mapping = row_values(row, opener)
         node: dict[str, Any] = {"id": str(row.id)}
         for name, column in SCALARS.items():
             value = mapping[column]
@@ -120,14 +144,15 @@ def page_json(rows: list[Any], totals: dict[int, list[decimal.Decimal | None]]) 
 
 def starlette_app() -> Starlette:
     """Floor A: the same reads and JSON shape, without GraphQL (the query body is ignored)."""
-    engine = _engine()
+    engine, vault = _engine(), floor_vault()
 
     async def graphql(request: Request) -> Response:
         await request.body()
         # Inline on the event loop: the cheapest way to run the same statements.
         with engine.connect() as conn:
             rows, totals = read_page(conn, 20)
-        return Response(orjson.dumps(page_json(rows, totals)), media_type="application/json")
+        body = orjson.dumps(page_json(rows, totals, vault.envelope.opener()))
+        return Response(body, media_type="application/json")
 
     return Starlette(routes=[Route("/graphql", graphql, methods=["POST"])])
 
@@ -179,9 +204,9 @@ class CustomerConnection:
     nodes: list[Customer]
 
 
-def to_customer(row: Any, totals: list[decimal.Decimal | None]) -> Customer:
-    """One row as a Customer object (no policy: every field as stored)."""
-    m = row._mapping
+def to_customer(row: Any, totals: list[decimal.Decimal | None], opener: Opener) -> Customer:
+    """One row as a Customer object (no policy: every field as stored, identifiers opened)."""
+    m = row_values(row, opener)
     return Customer(
         id=strawberry.ID(str(row.id)), first_name=m["first_name"], last_name=m["last_name"],
         birth_date=m["birth_date"], loyalty_card_number=m["loyalty_card"], email=m["email"],
@@ -204,9 +229,11 @@ class Query:
     @strawberry.field
     def customers(self, info: Info[dict[str, Any], Any], first: int = 20) -> CustomerConnection:
         engine: Engine = info.context["engine"]
+        opener = info.context["vault"].envelope.opener()
         with engine.connect() as conn:
             rows, totals = read_page(conn, first)
-        return CustomerConnection(nodes=[to_customer(r, totals.get(r.id, [])) for r in rows])
+        return CustomerConnection(
+            nodes=[to_customer(r, totals.get(r.id, []), opener) for r in rows])
 
 
 def floor_schema() -> strawberry.Schema:
@@ -215,15 +242,15 @@ def floor_schema() -> strawberry.Schema:
 
 
 class _FloorGraphQL(GraphQL[dict[str, Any], None]):
-    def __init__(self, schema: strawberry.Schema, engine: Engine) -> None:
+    def __init__(self, schema: strawberry.Schema, engine: Engine, vault: Vault) -> None:
         super().__init__(schema, graphql_ide=None, allow_queries_via_get=False)
-        self._engine = engine
+        self._context = {"engine": engine, "vault": vault}
 
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
-        return {"engine": self._engine}
+        return self._context
 
 
 def strawberry_app() -> Starlette:
     """Floor B: `strawberry.asgi.GraphQL` mounted at /graphql, sync resolvers."""
-    graphql = _FloorGraphQL(floor_schema(), _engine())
+    graphql = _FloorGraphQL(floor_schema(), _engine(), floor_vault())
     return Starlette(routes=[Route("/graphql", graphql, methods=["POST"])])

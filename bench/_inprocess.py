@@ -3,8 +3,7 @@
 Times, per request, the gateway's synchronous endpoint path `GraphQLEndpoint._handle(body,
 headers)` (authentication, execution, error formatting, audit entry, commit) against plain
 strawberry's `execute_sync` of the floor schema and the hand-written floor A, on the seeded
-database, plus the "what if" variants of `bench._whatif` (the proposed fixes). It also checks
-the withheld-field leak (frames kept per request). With `profile=True` it adds a phase
+database. It also checks that the withheld-field leak stays fixed (frames kept per request). With `profile=True` it adds a phase
 breakdown (wall time per gateway step, measured by wrapping the step functions) and a
 cProfile of `_handle`.
 
@@ -31,17 +30,11 @@ from typing import Any
 import orjson
 
 from bench._floors import QUERY, floor_schema, page_json, read_page
+from bench._leak import drop_shared_tracebacks, shared_traceback_entries
 from bench._setup import POLICY_DIR, SCENARIO_APPS, BenchDatabase
-from bench._whatif import (
-    cached_rules_schema,
-    drop_shared_tracebacks,
-    fast_views,
-    shared_traceback_entries,
-)
 
 FLOOR_B_LABEL = "b  floor B (strawberry execute_sync)"
 C1_LABEL = "c1 gateway _handle, support/service"
-C1X_LABEL = "c1x c1 + proposals 1, 3, 5 (bench/_whatif.py)"
 
 
 def _settings(db: BenchDatabase) -> Any:
@@ -56,7 +49,6 @@ class Subjects:
 
     calls: dict[str, Callable[[], object]] = field(default_factory=dict)
     endpoint: Any = None
-    whatif: Any = None
     headers: dict[str, dict[str, str | None]] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -70,12 +62,11 @@ def _subjects(db: BenchDatabase) -> Subjects:
     settings = _settings(db)
     services = build_services(settings)
     endpoint = GraphQLEndpoint(services, build_schema(settings))
-    variant = GraphQLEndpoint(services, cached_rules_schema(settings))
-    fast = GraphQLEndpoint(services, cached_rules_schema(settings, no_raise=True))
     engine = make_engine(db.url)
+    vault = services.vault  # the floors open sealed identifiers with the same keys
     schema = floor_schema()
     body = orjson.dumps({"query": QUERY})
-    out = Subjects(endpoint=endpoint, whatif=fast,
+    out = Subjects(endpoint=endpoint,
                    closers=[services.engine.dispose, engine.dispose])
     for app, (_role, purpose) in SCENARIO_APPS.items():
         out.headers[app] = {"authorization": f"Bearer {db.keys[app]}", "x-purpose": purpose,
@@ -84,10 +75,10 @@ def _subjects(db: BenchDatabase) -> Subjects:
     def floor_a() -> bytes:
         with engine.connect() as conn:
             rows, totals = read_page(conn, 20)
-        return orjson.dumps(page_json(rows, totals))
+        return orjson.dumps(page_json(rows, totals, vault.envelope.opener()))
 
     def floor_b() -> object:
-        result = schema.execute_sync(QUERY, context_value={"engine": engine})
+        result = schema.execute_sync(QUERY, context_value={"engine": engine, "vault": vault})
         assert result.errors is None, result.errors
         return result
 
@@ -98,16 +89,6 @@ def _subjects(db: BenchDatabase) -> Subjects:
     out.calls[C1_LABEL] = partial(endpoint._handle, body, out.headers["support"])
     out.calls["c2 gateway _handle, marketing/marketing_email"] = partial(
         endpoint._handle, body, out.headers["marketing"])
-    out.calls["c1' c1, validation rules built once"] = partial(
-        variant._handle, body, out.headers["support"])
-
-    def all_fixes() -> Any:
-        with fast_views():
-            return fast._handle(body, out.headers["support"])
-
-    out.calls[C1X_LABEL] = all_fixes
-    if all_fixes().body != endpoint._handle(body, out.headers["support"]).body:
-        raise RuntimeError("the what-if variant answers differently from the gateway")
     return out
 
 
@@ -226,16 +207,13 @@ def _patched(timer: PhaseTimer, endpoint: Any) -> Iterator[None]:
                 delattr(obj, name)
 
 
-def phase_breakdown(
-    subjects: Subjects, app: str, iterations: int, whatif: bool = False
-) -> list[tuple[str, float, float]]:
-    """(step, microseconds per request, calls per request) of `_handle` for `app`, on the
-    gateway or (`whatif`) on the variant with proposals 1, 3 and 5."""
-    endpoint = subjects.whatif if whatif else subjects.endpoint
+def phase_breakdown(subjects: Subjects, app: str, iterations: int) -> list[tuple[str, float, float]]:
+    """(step, microseconds per request, calls per request) of `_handle` for `app`."""
+    endpoint = subjects.endpoint
     body = orjson.dumps({"query": QUERY})
     headers = subjects.headers[app]
     timer = PhaseTimer()
-    with _patched(timer, endpoint), (fast_views() if whatif else contextlib.nullcontext()):
+    with _patched(timer, endpoint):
         handle = timer.wrap("0 _handle (total)", endpoint._handle)
         for _ in range(iterations):
             handle(body, headers)
@@ -295,12 +273,10 @@ def run_inprocess(db: BenchDatabase, iterations: int, profile: bool) -> dict[str
     try:
         result: dict[str, Any] = {"iterations": iterations,
                                   "timings": time_calls(subjects.calls, iterations),
-                                  "leak": {"c1": leak_check(subjects.calls[C1_LABEL]),
-                                           "c1x": leak_check(subjects.calls[C1X_LABEL])}}
+                                  "leak": {"c1": leak_check(subjects.calls[C1_LABEL])}}
         if profile:
             result["breakdown_c1"] = phase_breakdown(subjects, "support", iterations)
             result["breakdown_c0"] = phase_breakdown(subjects, "compliance", iterations)
-            result["breakdown_c1x"] = phase_breakdown(subjects, "support", iterations, whatif=True)
             result["cprofile_c1"] = cprofile_top(subjects.calls[C1_LABEL], max(20, iterations // 2))
     finally:
         for close in subjects.closers:

@@ -76,11 +76,3 @@ def gateway_app() -> Any:
     from gateway.app import create_app
 
     return create_app()
-
-
-def whatif_app() -> Any:
-    """The what-if gateway (`bench._whatif:create_app`), with the probe."""
-    _install()
-    from bench._whatif import create_app
-
-    return create_app()

@@ -35,8 +35,7 @@ from bench._setup import bench_database
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_RATIO = 0.60
-RATIOS = (("c1", "b"), ("c2", "b"), ("b", "a"), ("c1", "a"), ("c0", "b"), ("c1x", "b"),
-          ("c0x", "b"))
+RATIOS = (("c1", "b"), ("c2", "b"), ("c0", "b"), ("b", "a"), ("c1", "a"))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,10 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
     parser.add_argument("--customers", type=int, default=2000, help="demo customers to seed")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--targets", default="a,b,c1,c2",
-                        help="comma-separated, from a,b,c0,c1,c2,c1x,c0x (c0: compliance "
-                        "officer, all fields allowed; c1x, c0x: c1, c0 on the gateway with "
-                        "the bench/_whatif.py fixes)")
+    parser.add_argument("--targets", default="a,b,c0,c1,c2",
+                        help="comma-separated, from a,b,c0,c1,c2 (c0: compliance officer, all "
+                        "fields allowed; c1: support app, service; c2: marketing app, consent)")
     parser.add_argument("--load", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator (auto: wrk if installed)")
     parser.add_argument("--iterations", type=int, default=200,
@@ -198,7 +196,7 @@ def print_inprocess(inproc: dict[str, Any]) -> None:
               f"{leak['objects_per_request']:,.0f} objects surviving a full GC and "
               f"{leak['rss_kb_per_request']:,.0f} KiB RSS more per request; "
               f"that GC took {leak['full_gc_ms_after']:,.0f} ms")
-    for key in ("breakdown_c1", "breakdown_c0", "breakdown_c1x"):
+    for key in ("breakdown_c1", "breakdown_c0"):
         if key in inproc:
             name = key.removeprefix("breakdown_")
             print(f"\nPhase breakdown of _handle, {name} (wall us per request, calls per request):")

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from gateway.api.context import Services
 from gateway.api.http import GraphQLEndpoint
 from gateway.api.schema import build_schema
+from gateway.audit.startup import record_startup
 from gateway.auth.apps import Authenticator
 from gateway.config import Settings
 from gateway.consent.purposes import load_purposes
@@ -64,6 +65,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # Policy or signing-key changes since the last start go into the audit log first.
+        await run_in_threadpool(record_startup, services.engine, services.settings,
+                                services.signer, services.pseudonyms.for_audit())
         yield
         services.engine.dispose()
 

@@ -62,6 +62,7 @@ class Settings:
     audit_checkpoint_every: int = 1000  # sign the chain head every N entries ...
     audit_checkpoint_seconds: int = 60  # ... or when the last checkpoint is older than this
     audit_archive_dir: Path = Path("./var/archive")
+    audit_retention_days: int = 0  # archive entries older than this (0: keep them all live)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -88,4 +89,5 @@ class Settings:
             audit_checkpoint_every=_int("GATEWAY_AUDIT_CHECKPOINT_EVERY", 1000),
             audit_checkpoint_seconds=_int("GATEWAY_AUDIT_CHECKPOINT_SECONDS", 60),
             audit_archive_dir=Path(env.get("GATEWAY_AUDIT_ARCHIVE_DIR") or "./var/archive"),
+            audit_retention_days=_int("GATEWAY_AUDIT_RETENTION_DAYS", 0),
         )

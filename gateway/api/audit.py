@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import strawberry
+from sqlalchemy import select
 from strawberry.types import Info
 
 from gateway.api.audit_types import (
@@ -21,6 +22,7 @@ from gateway.api.audit_types import (
     AuditExportFormat,
     AuditProblem,
     AuditSubject,
+    AuditSubjectResolution,
     AuditVerification,
 )
 from gateway.api.context import RequestContext
@@ -30,9 +32,11 @@ from gateway.audit.verify import verify_chain
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
 from gateway.privacy.pseudonyms import InvalidPseudonym
+from gateway.profile.tables import customers
 
 Ctx = Info[RequestContext, Any]
 EXPORT_LIMIT = 10_000
+DECISIONS = ("allow", "partial", "deny")
 _CURSOR = b"audit-events"
 
 
@@ -60,8 +64,14 @@ def _filter(ctx: RequestContext, given: AuditEventFilter | None) -> AuditFilter:
     for value in (given.app, given.purpose, given.action, given.decision):
         if value is not None and not 1 <= len(value) <= 100:
             raise ServiceError(Code.INVALID_INPUT, "filter values must be 1-100 characters", "filter")
-    return AuditFilter(ref, given.app, given.purpose, given.action, given.decision,
-                       _aware(given.from_), _aware(given.to))
+    if given.decision is not None and given.decision not in DECISIONS:
+        raise ServiceError(Code.INVALID_INPUT, "decision must be allow, partial or deny", "filter.decision")
+    flt = AuditFilter(ref, given.app, given.purpose, given.action, given.decision,
+                      _aware(given.from_), _aware(given.to))
+    # Which conditions, not their text (caller-supplied strings stay out of the log); the
+    # customer is in the entry's subjects already.
+    ctx.audit.extra["filter"] = sorted(k for k, v in vars(flt).items() if v is not None)
+    return flt
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -118,6 +128,11 @@ class AuditQuery:
         services = ctx.services
         result = verify_chain(services.engine, services.signer.jwks(), full=full)
         p = result.problem
+        ctx.audit.extra["verification"] = {
+            "ok": result.ok, "mode": result.mode, "first_seq": result.first_seq,
+            "last_seq": result.last_seq, "entries": result.entries,
+            "problem": None if p is None else {"seq": p.seq, "kind": p.kind},
+        }
         return AuditVerification(
             ok=result.ok, mode=result.mode, first_seq=result.first_seq, last_seq=result.last_seq,
             entries=result.entries, checkpoints=result.checkpoints, seconds=result.seconds,
@@ -129,6 +144,28 @@ class AuditQuery:
                      filter: AuditEventFilter | None = None) -> str:
         ctx = info.context
         _officer(ctx, "auditExport")
-        text, count = export_text(ctx.conn, _filter(ctx, filter), format.value, EXPORT_LIMIT)
+        text, count = export_text(ctx.conn, _filter(ctx, filter), format.value, EXPORT_LIMIT + 1)
+        if count > EXPORT_LIMIT:
+            ctx.audit.extra["export"] = {"format": format.value, "refused": "too_many"}
+            raise ServiceError(Code.INVALID_INPUT, f"more than {EXPORT_LIMIT} entries match: narrow "
+                               "the filter (from, to) or use `consent-gateway audit export`", "filter")
         ctx.audit.extra["export"] = {"format": format.value, "entries": count}
         return text
+
+    @strawberry.field(description="The customer behind an audit pseudonym, as this app's id "
+                                  "(officers only; the resolution is itself audited).")
+    def audit_subject(self, info: Ctx, ref: str) -> AuditSubjectResolution:
+        ctx = info.context
+        _officer(ctx, "auditSubject")
+        ctx.audit.action = "audit.resolve"
+        services = ctx.services
+        try:
+            internal = services.pseudonyms.for_audit().resolve_customer(ref)
+        except InvalidPseudonym as exc:
+            raise ServiceError(Code.NOT_FOUND, "no customer with this audit reference", "ref") from exc
+        ctx.audit.subjects.append((internal, Code.ALLOWED.value))
+        if ctx.conn.execute(select(customers.c.id).where(customers.c.id == internal)).first() is None:
+            # Erased (or never stored): the entries stay, the person is gone.
+            raise ServiceError(Code.NOT_FOUND, "no customer with this audit reference", "ref")
+        customer_id = services.pseudonyms.for_app(ctx.caller.app_id).customer_id(internal)
+        return AuditSubjectResolution(ref=ref, customer_id=strawberry.ID(customer_id))

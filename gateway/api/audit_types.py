@@ -35,6 +35,12 @@ class AuditSubject:
     code: str
 
 
+@strawberry.type(description="Who an audit pseudonym is, as the asking app's own customer id.")
+class AuditSubjectResolution:
+    ref: str
+    customer_id: strawberry.ID
+
+
 @strawberry.type(description="One audit entry: who, for which purpose, what was decided; its chain place.")
 class AuditEvent:
     seq: int

@@ -98,3 +98,34 @@ def write_entry(
     }
     policy = _policy(settings.audit_checkpoint_every, settings.audit_checkpoint_seconds)
     return append(conn, values, [s["ref"] for s in subjects], signer, policy)
+
+
+# What `action` may say: reads, and one dotted family per kind of change other domains record.
+EVENT_FAMILIES = ("consent", "preference", "dsr", "activation", "policy", "key", "audit")
+
+
+def record_event(
+    conn: Connection, action: str, *, audit: Pseudonymizer, signer: SignerLike,
+    settings: Settings | None = None, actor: str = "gateway", actor_type: str = "system",
+    role: str | None = None, purpose: str | None = None, operation: str | None = None,
+    subjects: Sequence[int] = (), detail: Mapping[str, Any] | None = None,
+    refused: str | None = None,
+) -> int:
+    """Append one event of another domain on its own transaction; its seq.
+
+    The hook for data subject request steps (`dsr.<step>`), activations (`activation.<...>`),
+    bulk consent imports (`consent.<...>`), policy and key changes and the audit log's own
+    operations (`audit.<...>`). `subjects` are internal customer ids (written as audit
+    pseudonyms); `detail` must hold codes, counts, hashes and names only, never personal data;
+    `refused` is the stable code of a step that was refused (the entry's decision: deny).
+    Call it on the connection of the change it records, before that commits.
+    """
+    family = action.split(".", 1)[0]
+    if family not in EVENT_FAMILIES or "." not in action or len(action) > 32:
+        raise ValueError(f"action must be <family>.<step> with a family of {', '.join(EVENT_FAMILIES)}")
+    entry = AuditEntry(
+        actor_type=actor_type, actor=actor, action=action, role=role, purpose=purpose,
+        operation=operation, subjects=[(s, refused or "ALLOWED") for s in subjects],
+        errors={refused: 1} if refused else {}, extra=dict(detail or {}),
+    )
+    return write_entry(conn, entry, audit, signer, settings)

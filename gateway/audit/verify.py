@@ -11,7 +11,14 @@ and stops at the first problem, named by its seq and kind:
 - `checkpoint_invalid`: a bad signature, an unknown key, a hash that does not match its
   entry, or the head's last checkpoint missing;
 - `archive_invalid`: a retention anchor whose signature or sequence does not hold;
-- `head_invalid`: the head row's hash does not match the last entry.
+- `head_invalid`: the head row's hash does not match the last entry;
+- `index_mismatch`: the per-customer index (`audit_subjects`, what officers filter on) does
+  not hold exactly the entry's subjects, so a customer filter would miss or invent entries.
+
+Checkpoints exported earlier and kept elsewhere (`external`) are checked too: an entry whose
+hash differs from one of them was rewritten (`modified`, even when the rewriter re-chained
+everything after it), and one beyond the last entry means the tail was cut (`truncated`),
+even when the head row and the stored checkpoints were cut back with it.
 """
 
 from __future__ import annotations
@@ -33,7 +40,13 @@ from gateway.audit.chain import (
     checkpoint_message,
     entry_hash,
 )
-from gateway.audit.tables import audit_archives, audit_chain_head, audit_checkpoints, audit_events
+from gateway.audit.tables import (
+    audit_archives,
+    audit_chain_head,
+    audit_checkpoints,
+    audit_events,
+    audit_subjects,
+)
 from gateway.privacy.signing import verify as verify_signature
 
 Progress = Callable[[int, int], None]  # (entries checked so far, entries to check)
@@ -109,6 +122,19 @@ class _Walk:
         self.batch = batch
         self.cols = _columns(conn.dialect.name)
         self.signatures = 0
+        self.signed = 0  # the last checkpoint found good
+
+    def index(self, low: int, high: int) -> dict[int, list[str]]:
+        """The subject refs the index holds for the entries at `low`..`high`, by seq."""
+        found: dict[int, list[str]] = {}
+        rows = self.conn.execute(
+            select(_E.seq, audit_subjects.c.ref)
+            .join_from(audit_subjects, audit_events, audit_subjects.c.audit_id == _E.id)
+            .where(_E.seq.between(low, high))
+        )
+        for seq, ref in rows:
+            found.setdefault(int(seq), []).append(ref)
+        return found
 
     def row(self, seq: int) -> Any:
         return self.conn.execute(select(*self.cols).where(_E.seq == seq)).first()
@@ -137,7 +163,11 @@ class _Walk:
         if not verify_signature(self.jwks, cp.kid, message, cp.signature):
             return Problem(int(cp.seq), "checkpoint_invalid", "the checkpoint's signature does not verify")
         if found_hash is not None and cp.entry_hash != found_hash:
-            return Problem(int(cp.seq), "checkpoint_invalid", "the checkpoint's hash is not its entry's")
+            since = self.signed + 1
+            return Problem(int(cp.seq), "checkpoint_invalid",
+                           f"the checkpoint's hash is not its entry's: an entry between seq {since} "
+                           f"and {int(cp.seq)} was rewritten and the chain re-hashed after it")
+        self.signed = int(cp.seq)
         return None
 
 
@@ -158,11 +188,16 @@ def _anchor(walk: _Walk) -> tuple[int, str, Problem | None]:
 def verify_chain(
     engine: Engine, jwks: dict[str, Any], *, full: bool = True, batch: int = 20_000,
     progress: Progress | None = None, remember: bool = True,
+    external: Mapping[int, str] | None = None,
 ) -> VerifyResult:
-    """Verify the log on `engine` (full, or from the last verified checkpoint)."""
+    """Verify the log on `engine` (full, or from the last verified checkpoint).
+
+    `external`: seq -> entry hash of checkpoints exported earlier (their signatures already
+    checked by the caller, e.g. `offline.trusted_checkpoints`).
+    """
     started = time.perf_counter()
     with engine.connect() as conn:
-        result = _verify(_Walk(conn, jwks, batch), full, progress)
+        result = _verify(_Walk(conn, jwks, batch), full, progress, dict(external or {}))
     result = VerifyResult(**{**result.as_dict(), "problem": result.problem,
                              "seconds": round(time.perf_counter() - started, 3)})
     if result.ok and remember:
@@ -172,7 +207,7 @@ def verify_chain(
     return result
 
 
-def _verify(walk: _Walk, full: bool, progress: Progress | None) -> VerifyResult:
+def _verify(walk: _Walk, full: bool, progress: Progress | None, external: dict[int, str]) -> VerifyResult:
     conn = walk.conn
     head = conn.execute(select(audit_chain_head).where(audit_chain_head.c.id == 1)).first()
     head_seq = int(head.seq) if head else 0
@@ -193,6 +228,7 @@ def _verify(walk: _Walk, full: bool, progress: Progress | None) -> VerifyResult:
         if resume:
             expected, prev, mode = max(resume), None, "incremental"
     start = expected
+    walk.signed = start - 1
     total = max(head_seq - start + 1, 0)
     checked, last = 0, start - 1
     while True:
@@ -201,6 +237,7 @@ def _verify(walk: _Walk, full: bool, progress: Progress | None) -> VerifyResult:
         ).all()
         if not rows:
             break
+        index = walk.index(rows[0][0], rows[-1][0])
         for row in rows:
             seq = row[0]
             if seq > head_seq:
@@ -210,18 +247,29 @@ def _verify(walk: _Walk, full: bool, progress: Progress | None) -> VerifyResult:
                 head_seq = int(fresh)
             if seq != expected:
                 return done(last, checked, Problem(expected, "deleted", "an entry is missing here"))
-            found = _hash(_doc(row))
+            doc = _doc(row)
+            found = _hash(doc)
             if found != row[-1] or (prev is not None and row[-2] != prev):
                 return done(last, checked, walk.classify(row, expected, prev))
             cp = cps.get(seq)
             if cp is not None and (bad := walk.checkpoint(cp, found)) is not None:
                 return done(last, checked, bad)
+            if seq in external and external[seq] != found:
+                return done(last, checked, Problem(seq, "modified", "the entry differs from an exported "
+                                                   "checkpoint: the chain was rewritten up to here"))
+            refs = {s["ref"] for s in doc["subjects"] if isinstance(s, dict) and "ref" in s}
+            if refs != set(index.get(seq, ())):
+                return done(last, checked, Problem(seq, "index_mismatch", "the customer index does not "
+                                                   "hold exactly this entry's subjects"))
             prev, last, expected, checked = found, seq, seq + 1, checked + 1
         if progress is not None:
             progress(checked, total)
     if head is not None and head_seq > last:
         return done(last, checked, Problem(last + 1, "truncated", "the head is beyond the last entry"))
     beyond = [s for s in cps if s > last]
+    if [s for s in external if s > last]:
+        return done(last, checked, Problem(last + 1, "truncated",
+                                           "an exported checkpoint is beyond the last entry"))
     if beyond:
         return done(last, checked, Problem(last + 1, "truncated", "a checkpoint is beyond the last entry"))
     if head is not None and last >= start and prev is not None and head.head_hash != prev \

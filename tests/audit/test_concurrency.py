@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ def _writer(url: str, workdir: str, name: str, count: int, start: Any) -> None:
                            subjects=[(i % 5 + 1, "ALLOWED")])
         with services.engine.begin() as conn:
             write_entry(conn, entry, audit, services.signer, services.settings)
+        # A worker's requests do not come back to back: without a pause, SQLite's busy
+        # handler lets one process take the write lock again and again (no interleaving).
+        time.sleep(0.002)
     services.engine.dispose()
 
 

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, MetaData, String, Table, insert
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+)
 
+from gateway.audit.tables import audit_subjects
 from gateway.audit.verify import verify_chain
 from gateway.privacy.signing import Signer
 from gateway.store.db import make_engine
@@ -43,3 +56,30 @@ def test_legacy_entries_are_chained(databases: DatabaseFactory) -> None:
     engine.dispose()
     assert result.ok, result.problem
     assert (result.first_seq, result.last_seq, result.entries) == (1, 3, 3)
+
+
+def test_legacy_entries_keep_their_customer_index(databases: DatabaseFactory) -> None:
+    # given: legacy entries chained by 0002 (which on SQLite used to lose their index rows)
+    url = databases.new()
+    upgrade(url, "0001")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(_legacy), [
+            {"occurred_at": datetime(2026, 1, 1, tzinfo=UTC), "request_id": "r1",
+             "actor_type": "app", "actor": "old-app", "role": "support", "purpose": "support",
+             "action": "read", "operation": "customers", "decision": "allow",
+             "subjects": [{"ref": "c_a", "code": "ALLOWED"}, {"ref": "c_b", "code": "OBJECTED"}],
+             "detail": {"fields": {}}}
+        ])
+    upgrade(url, "0002_audit_chain")
+    with engine.begin() as conn:  # as the unfixed 0002 left SQLite databases
+        conn.execute(delete(audit_subjects))
+    # when
+    upgrade(url)
+    # then
+    with engine.connect() as conn:
+        refs = sorted(conn.execute(select(audit_subjects.c.ref)).scalars())
+    result = verify_chain(engine, Signer(bytes(32)).jwks(), full=True)
+    engine.dispose()
+    assert refs == ["c_a", "c_b"]
+    assert result.ok, result.problem

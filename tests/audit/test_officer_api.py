@@ -164,3 +164,100 @@ def test_verification_over_graphql(fresh_gateway: Gateway) -> None:
     assert ok["ok"] is True and ok["problem"] is None  # type: ignore[index]
     assert bad["ok"] is False  # type: ignore[index]
     assert bad["problem"] == {"seq": 2, "kind": "modified"}  # type: ignore[index]
+
+
+RESOLVE = "query($ref: String!) { auditSubject(ref: $ref) { ref customerId } }"
+
+
+def test_an_officer_resolves_a_pseudonym_through_an_audited_step(gw: Gateway) -> None:
+    # given: an entry naming a customer by the audit pseudonym
+    cid, _ = add_person(gw)
+    ref = gw.audit_ref(cid)
+    # when
+    response = gw.post(RESOLVE, app="compliance_officer", purpose="compliance_audit",
+                       variables={"ref": ref})
+    # then: the officer gets the customer as the officer app's own id, and the step is logged
+    assert response.json()["data"]["auditSubject"] == {
+        "ref": ref, "customerId": gw.pseudonym(cid, "compliance_officer")}
+    entry = gw.audit_entry(response.headers["X-Request-Id"])
+    assert (entry.action, entry.operation, entry.decision) == ("audit.resolve", "auditSubject", "allow")
+    assert entry.subjects == [{"ref": ref, "code": "ALLOWED"}]
+
+
+@pytest.mark.parametrize(("app", "purpose"), [("support", "support"), ("compliance_officer", "support")])
+def test_only_officers_auditing_may_resolve(gw: Gateway, app: str, purpose: str) -> None:
+    # given
+    cid, _ = add_person(gw)
+    # when
+    response = gw.post(RESOLVE, app=app, purpose=purpose, variables={"ref": gw.audit_ref(cid)})
+    # then
+    assert codes(response.json()) == ["POLICY_DENIED"]
+    assert gw.audit_entry(response.headers["X-Request-Id"]).decision == "deny"
+
+
+@pytest.mark.parametrize("ref", ["c_bm90LWEtcmVm", "nonsense", "c_"])
+def test_a_ref_that_is_not_the_audit_logs_is_not_found(gw: Gateway, ref: str) -> None:
+    # when: e.g. an app's own pseudonym, or garbage
+    response = gw.post(RESOLVE, app="compliance_officer", purpose="compliance_audit",
+                       variables={"ref": ref})
+    # then
+    assert codes(response.json()) == ["NOT_FOUND"]
+
+
+def test_an_app_pseudonym_does_not_resolve(gw: Gateway) -> None:
+    # given
+    cid, _ = add_person(gw)
+    # when
+    response = gw.post(RESOLVE, app="compliance_officer", purpose="compliance_audit",
+                       variables={"ref": gw.pseudonym(cid, "support")})
+    # then
+    assert codes(response.json()) == ["NOT_FOUND"]
+
+
+def test_the_verification_outcome_is_recorded(fresh_gateway: Gateway) -> None:
+    # given
+    gw = fresh_gateway
+    cid, _ = add_person(gw)
+    _read_as(gw, "support", "support", cid)
+    modify(gw, 1)
+    # when
+    response = gw.post(VERIFY, app="compliance_officer", purpose="compliance_audit",
+                       variables={"full": True})
+    # then
+    detail = gw.audit_entry(response.headers["X-Request-Id"]).detail
+    assert detail["verification"]["ok"] is False
+    assert detail["verification"]["problem"] == {"seq": 1, "kind": "modified"}
+
+
+def test_an_export_past_the_limit_is_refused_not_cut(gw: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: more matching entries than the limit
+    monkeypatch.setattr("gateway.api.audit.EXPORT_LIMIT", 2)
+    name = unique("many-app")
+    gw.add_app("support", name)
+    cid, _ = add_person(gw)
+    for _ in range(3):
+        _read_as(gw, name, "support", cid)
+    # when
+    response = gw.post(EXPORT, app="compliance_officer", purpose="compliance_audit",
+                       variables={"fmt": "JSONL", "f": {"app": name}})
+    # then
+    assert codes(response.json()) == ["INVALID_INPUT"]
+    assert response.json().get("data") is None
+
+
+def test_an_unknown_decision_filter_is_invalid_input(gw: Gateway) -> None:
+    # when
+    response = gw.post(EVENTS, app="compliance_officer", purpose="compliance_audit",
+                       variables={"f": {"decision": "maybe"}})
+    # then
+    assert codes(response.json()) == ["INVALID_INPUT"]
+
+
+def test_the_filter_used_is_recorded_without_its_text(gw: Gateway) -> None:
+    # when
+    response = gw.post(EVENTS, app="compliance_officer", purpose="compliance_audit",
+                       variables={"f": {"app": "someone@example.org", "decision": "deny"}})
+    # then
+    entry = gw.audit_entry(response.headers["X-Request-Id"])
+    assert entry.detail["filter"] == ["app", "decision"]
+    assert "someone@example.org" not in str(entry.detail)

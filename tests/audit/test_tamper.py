@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from gateway.audit.chain import entry_hash
-from gateway.audit.tables import audit_checkpoints, audit_events
+from gateway.audit.tables import audit_chain_head, audit_checkpoints, audit_events, audit_subjects
 from tests.audit.support import (
     alter_checkpoint,
     append_entries,
@@ -156,3 +156,48 @@ def test_a_deleted_last_checkpoint_is_found(fresh_gateway: Gateway) -> None:
     execute(fresh_gateway, delete(audit_checkpoints).where(audit_checkpoints.c.seq == last))
     # then
     assert spot(verify(fresh_gateway)) == (last, "checkpoint_invalid")
+
+
+def test_a_deleted_customer_index_row_is_found(fresh_gateway: Gateway) -> None:
+    # given: entries naming customers (what officers filter on)
+    append_entries(fresh_gateway, N, subjects=[1, 2])
+    # when: one entry is hidden from the per-customer filter
+    execute(fresh_gateway, delete(audit_subjects).where(audit_subjects.c.audit_id.in_(
+        select(audit_events.c.id).where(audit_events.c.seq == 8).scalar_subquery()))
+        .where(audit_subjects.c.ref == fresh_gateway.audit_ref(2)))
+    # then
+    assert spot(verify(fresh_gateway)) == (8, "index_mismatch")
+
+
+def test_a_customer_index_row_moved_to_another_entry_is_found(fresh_gateway: Gateway) -> None:
+    # given
+    append_entries(fresh_gateway, N, subjects=[3])
+    # when: the read at seq 6 is made to look like it touched nobody (its index row moved to 5)
+    with fresh_gateway.engine.connect() as conn:
+        five, six = (conn.execute(select(audit_events.c.id).where(audit_events.c.seq == s)).scalar_one()
+                     for s in (5, 6))
+    execute(fresh_gateway, update(audit_subjects).where(audit_subjects.c.audit_id == six).values(audit_id=five))
+    # then: a customer filter would miss seq 6
+    assert spot(verify(fresh_gateway)) == (6, "index_mismatch")
+
+
+def test_a_rewritten_and_rechained_tail_is_found_at_the_next_checkpoint(fresh_gateway: Gateway) -> None:
+    # given: checkpoints every 5 entries
+    gw = fresh_gateway
+    append_entries(gw, N)
+    cps = checkpoint_seqs(gw)
+    after = next(s for s in cps if s > 7)
+    # when: seq 7 is changed and every later entry re-hashed and re-linked, head included
+    prev = row(gw, 6)["entry_hash"]
+    for seq in range(7, N + 1):
+        values = {**row(gw, seq), "prev_hash": prev}
+        if seq == 7:
+            values["actor"] = "someone-else"
+        prev = entry_hash(values)
+        execute(gw, update(audit_events).where(audit_events.c.seq == seq)
+                .values(actor=values["actor"], prev_hash=values["prev_hash"], entry_hash=prev))
+    execute(gw, update(audit_chain_head).values(head_hash=prev))
+    # then: the signed checkpoint after it no longer matches (the forger has no key)
+    problem = verify(gw).problem
+    assert problem is not None and (problem.seq, problem.kind) == (after, "checkpoint_invalid")
+    assert f"between seq {max(s for s in cps if s < after) + 1} and {after}" in problem.message

@@ -23,15 +23,16 @@ depends_on = None
 _ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 
-def _chain_existing_entries() -> tuple[int, str]:
-    """Give legacy entries their places and hashes; return the head (seq, hash)."""
+def _chain_existing_entries() -> tuple[int, str, list[dict[str, object]]]:
+    """Give legacy entries their places and hashes; the head (seq, hash) and their refs."""
     from gateway.audit.chain import GENESIS, HASHED_FIELDS, entry_hash
-    from gateway.audit.tables import audit_events, audit_subjects
+    from gateway.audit.tables import audit_events
 
     bind = op.get_bind()
     cols = [audit_events.c.id, *(audit_events.c[n] for n in HASHED_FIELDS if n not in ("seq", "prev_hash"))]
     rows = bind.execute(sa.select(*cols).order_by(audit_events.c.id)).mappings().all()
     seq, prev = 0, GENESIS
+    index: list[dict[str, object]] = []
     for row in rows:
         seq += 1
         entry = {**row, "seq": seq, "prev_hash": prev}
@@ -41,9 +42,17 @@ def _chain_existing_entries() -> tuple[int, str]:
             .values(seq=seq, prev_hash=entry["prev_hash"], entry_hash=prev)
         )
         refs = {s["ref"] for s in row["subjects"] or () if isinstance(s, dict) and "ref" in s}
-        if refs:
-            bind.execute(sa.insert(audit_subjects), [{"audit_id": row["id"], "ref": r} for r in refs])
-    return seq, prev
+        index += [{"audit_id": row["id"], "ref": r} for r in sorted(refs)]
+    return seq, prev, index
+
+
+def _index_existing_entries(index: list[dict[str, object]]) -> None:
+    # After the last batch alteration of audit_events: on SQLite that rebuilds the table, and
+    # dropping the old copy cascades to audit_subjects (which lost these rows before this fix).
+    from gateway.audit.tables import audit_subjects
+
+    if index:
+        op.get_bind().execute(sa.insert(audit_subjects), index)
 
 
 def upgrade() -> None:
@@ -91,13 +100,14 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('seq', sa.BigInteger(), nullable=True))
 
-    seq, head_hash = _chain_existing_entries()
+    seq, head_hash, index = _chain_existing_entries()
     op.bulk_insert(head, [{"id": 1, "seq": seq, "head_hash": head_hash, "last_checkpoint_seq": 0,
                            "last_checkpoint_at": None, "verified_seq": None}])
 
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.alter_column('seq', existing_type=sa.BigInteger(), nullable=False)
         batch_op.create_unique_constraint(batch_op.f('uq_audit_events_seq'), ['seq'])
+    _index_existing_entries(index)
 
 
 def downgrade() -> None:

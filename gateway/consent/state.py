@@ -19,6 +19,10 @@ from gateway.consent.purposes import Purpose
 from gateway.consent.tables import consent_state, preference_state
 from gateway.policy.subject import SubjectFlags, decide_subject
 
+# The moment consent expiry is judged at: a value, or a bound parameter supplied when the
+# statement runs (so that a statement can be built once and reused).
+Instant = datetime | ColumnElement[datetime]
+
 
 def restricted(customer_id: ColumnElement[int]) -> ColumnElement[bool]:
     """The customer restricted processing (Art. 18)."""
@@ -48,7 +52,7 @@ def objected(customer_id: ColumnElement[int], purpose: Purpose) -> ColumnElement
     )
 
 
-def consented(customer_id: ColumnElement[int], purpose: Purpose, now: datetime) -> ColumnElement[bool]:
+def consented(customer_id: ColumnElement[int], purpose: Purpose, now: Instant) -> ColumnElement[bool]:
     """An active consent: latest event a grant, not expired, to a notice still in force."""
     cs = consent_state
     return exists(
@@ -63,7 +67,7 @@ def consented(customer_id: ColumnElement[int], purpose: Purpose, now: datetime) 
 
 
 def _flag_expressions(
-    customer_id: ColumnElement[int], purpose: Purpose, now: datetime
+    customer_id: ColumnElement[int], purpose: Purpose, now: Instant
 ) -> tuple[ColumnElement[bool], ...]:
     """The flags of `gateway.policy.SubjectFlags`, each as an SQL condition, in its order."""
     return (
@@ -72,7 +76,7 @@ def _flag_expressions(
 
 
 def subject_flag_columns(
-    customer_id: ColumnElement[int], purpose: Purpose, now: datetime
+    customer_id: ColumnElement[int], purpose: Purpose, now: Instant
 ) -> list[_CE[bool]]:
     """The flags of `gateway.policy.SubjectFlags`, as labelled select columns (see `flags_of`)."""
     exprs = _flag_expressions(customer_id, purpose, now)
@@ -84,7 +88,7 @@ def flags_of(row: Any) -> SubjectFlags:
     return SubjectFlags(*(bool(getattr(row, f"_{name}")) for name in SubjectFlags._fields))
 
 
-def subject_allows(customer_id: ColumnElement[int], purpose: Purpose, now: datetime) -> ColumnElement[bool]:
+def subject_allows(customer_id: ColumnElement[int], purpose: Purpose, now: Instant) -> ColumnElement[bool]:
     """The SQL condition under which `gateway.policy.decide_subject` allows `purpose`.
 
     Not a second statement of the rule: `decide_subject` is asked for every combination of

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from gateway.consent.queries import channel_preferences
 from gateway.consent.state import consent_status
@@ -17,6 +17,29 @@ from gateway.profile.reader import Reader, cents
 from gateway.profile.tables import interactions, orders, source_records
 
 MAX_ITEMS = 50  # newest first; the full history is for the data subject's export
+
+# The page's customer ids, expanded at execution: each statement is built (and its cache key
+# computed) once per process, not once per request.
+_IDS = bindparam("ids", expanding=True)
+_ORDERS = (
+    select(orders.c.customer_id, orders.c.number, orders.c.ordered_at, orders.c.status,
+           orders.c.channel, orders.c.item_count, orders.c.total_cents, orders.c.currency)
+    .where(orders.c.customer_id.in_(_IDS))
+    .order_by(orders.c.customer_id, orders.c.ordered_at.desc())
+)
+_INTERACTIONS = (
+    select(interactions.c.customer_id, interactions.c.kind, interactions.c.channel,
+           interactions.c.device, interactions.c.campaign, interactions.c.occurred_at)
+    .where(interactions.c.customer_id.in_(_IDS))
+    .order_by(interactions.c.customer_id, interactions.c.occurred_at.desc())
+)
+_SOURCES = (
+    select(source_records.c.customer_id, source_records.c.source, source_records.c.first_seen_at,
+           source_records.c.last_seen_at, source_records.c.link_method,
+           source_records.c.link_confidence)
+    .where(source_records.c.customer_id.in_(_IDS))
+    .order_by(source_records.c.customer_id, source_records.c.source)
+)
 
 
 def _grouped(rows: Any) -> dict[int, list[dict[str, Any]]]:
@@ -32,12 +55,7 @@ def _grouped(rows: Any) -> dict[int, list[dict[str, Any]]]:
 
 def _orders(conn: Connection, ids: list[int], reader: Reader) -> dict[int, list[dict[str, Any]]]:
     # Unpacked as tuples: a page carries hundreds of orders, and a mapping per row costs.
-    o = orders
-    rows = conn.execute(
-        select(o.c.customer_id, o.c.number, o.c.ordered_at, o.c.status, o.c.channel,
-               o.c.item_count, o.c.total_cents, o.c.currency)
-        .where(o.c.customer_id.in_(ids)).order_by(o.c.customer_id, o.c.ordered_at.desc())
-    )
+    rows = conn.execute(_ORDERS, {"ids": ids})
     out: dict[int, list[dict[str, Any]]] = {}
     for customer_id, number, at, status, channel, count, total, currency in rows:
         items = out.setdefault(customer_id, [])
@@ -49,11 +67,7 @@ def _orders(conn: Connection, ids: list[int], reader: Reader) -> dict[int, list[
 
 
 def _interactions(conn: Connection, ids: list[int], reader: Reader) -> dict[int, list[dict[str, Any]]]:
-    i = interactions
-    return _grouped(conn.execute(
-        select(i.c.customer_id, i.c.kind, i.c.channel, i.c.device, i.c.campaign, i.c.occurred_at)
-        .where(i.c.customer_id.in_(ids)).order_by(i.c.customer_id, i.c.occurred_at.desc())
-    ))
+    return _grouped(conn.execute(_INTERACTIONS, {"ids": ids}))
 
 
 def _consents(conn: Connection, ids: list[int], reader: Reader) -> dict[int, list[dict[str, Any]]]:
@@ -88,12 +102,7 @@ def _channels(conn: Connection, ids: list[int], reader: Reader) -> dict[int, lis
 
 def _sources(conn: Connection, ids: list[int], reader: Reader) -> dict[int, list[dict[str, Any]]]:
     # The source systems' own ids (cookie ids, CRM numbers) are identifiers: never exposed.
-    s = source_records
-    return _grouped(conn.execute(
-        select(s.c.customer_id, s.c.source, s.c.first_seen_at, s.c.last_seen_at,
-               s.c.link_method, s.c.link_confidence)
-        .where(s.c.customer_id.in_(ids)).order_by(s.c.customer_id, s.c.source)
-    ))
+    return _grouped(conn.execute(_SOURCES, {"ids": ids}))
 
 
 _LOADERS = {

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, false, func, select
+from sqlalchemy import Connection, Integer, Select, bindparam, false, func, select
 
+from gateway.consent.purposes import Purpose
 from gateway.consent.state import subject_allows, subject_flag_columns
 from gateway.errors import ServiceError
 from gateway.policy import SubjectFlags, decide_subject
@@ -26,6 +27,7 @@ from gateway.profile.identity import BLIND, SEALED_COLUMNS, with_data_key
 from gateway.profile.nested import load_nested
 from gateway.profile.reader import CustomerView, Reader, build_view
 from gateway.profile.tables import customers
+from gateway.store.types import UTCDateTime
 
 FILTERABLE = frozenset(
     {"email", "phone", "loyaltyCardNumber", "city", "postcode", "region", "country",
@@ -72,11 +74,52 @@ def _flags(row: Any) -> SubjectFlags:
     return SubjectFlags(bool(row._restricted), bool(row._objected), bool(row._consented))
 
 
+# The time a request decides consent expiry at, bound when a statement runs: the statements
+# of a plain read are then built once per purpose and reused, since building a select with
+# three correlated subqueries, and its cache key, costs more than running it on SQLite.
+_NOW = bindparam("now", type_=UTCDateTime())
+_LIMIT = bindparam("limit", type_=Integer())
+_AFTER = bindparam("after", type_=Integer())
+_CUSTOMER = bindparam("customer", type_=Integer())
+_STATEMENTS: dict[tuple[int, str], tuple[Purpose, Select[Any]]] = {}
+
+
+def _statement(purpose: Purpose, kind: str, build: Callable[[], Select[Any]]) -> Select[Any]:
+    """The `kind` statement of `purpose`, built on first use (keyed by the object itself)."""
+    key = (id(purpose), kind)
+    found = _STATEMENTS.get(key)
+    if found is None or found[0] is not purpose:
+        if len(_STATEMENTS) > 1024:  # purposes are reloaded only by tests; keep it bounded
+            _STATEMENTS.clear()
+        found = _STATEMENTS[key] = (purpose, build())
+    return found[1]
+
+
+def _params(reader: Reader, **more: Any) -> dict[str, Any]:
+    return {"now": reader.now, **more}
+
+
 def _base(reader: Reader) -> Select[Any]:
     purpose = reader.plan.purpose
-    return with_data_key(
-        select(customers, *subject_flag_columns(customers.c.id, purpose, reader.now))
-    )
+    return _statement(purpose, "base", lambda: with_data_key(
+        select(customers, *subject_flag_columns(customers.c.id, purpose, _NOW))
+    ))
+
+
+def _first_page(reader: Reader) -> Select[Any]:
+    return _statement(reader.plan.purpose, "first",
+                      lambda: _base(reader).order_by(customers.c.id).limit(_LIMIT))
+
+
+def _next_page(reader: Reader) -> Select[Any]:
+    # Keyset paging on the primary key: stable under inserts.
+    return _statement(reader.plan.purpose, "next", lambda: _base(reader).where(
+        customers.c.id > _AFTER).order_by(customers.c.id).limit(_LIMIT))
+
+
+def _one(reader: Reader) -> Select[Any]:
+    return _statement(reader.plan.purpose, "one",
+                      lambda: _base(reader).where(customers.c.id == _CUSTOMER))
 
 
 def _refuse_sealed(name: str, how: str, field: str) -> None:
@@ -95,7 +138,7 @@ def _search(reader: Reader, query: CustomerQuery) -> Select[Any]:
     stmt = _base(reader)
     if query.filters or query.order_by:
         # A search must not tell apart customers whose data the purpose may not use.
-        stmt = stmt.where(subject_allows(customers.c.id, reader.plan.purpose, reader.now))
+        stmt = stmt.where(subject_allows(customers.c.id, reader.plan.purpose, _NOW))
     for name, value in query.filters:
         _require_usable(reader, name, "filtering")
         column_name = COLUMNS[name]
@@ -147,17 +190,19 @@ def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wante
         _refuse_sealed(name, "filtering", "filter")
     search = _search(reader, query)
     position = _decode_cursor(reader, query)
-    stmt = search.limit(query.first + 1)
-    if query.order_by is None:
-        # Keyset paging on the primary key: stable under inserts.
-        stmt = stmt.order_by(customers.c.id)
+    params = _params(reader, limit=query.first + 1, after=position)
+    if query.order_by is None and not query.filters:
+        stmt = _first_page(reader) if position is None else _next_page(reader)
+    elif query.order_by is None:
+        stmt = search.order_by(customers.c.id).limit(_LIMIT)
         if position is not None:
-            stmt = stmt.where(customers.c.id > position)
+            stmt = stmt.where(customers.c.id > _AFTER)
     else:
         column = customers.c[COLUMNS[query.order_by]]
         direction = column.desc() if query.descending else column.asc()
-        stmt = stmt.order_by(column.is_(None), direction, customers.c.id).offset(position or 0)
-    rows = conn.execute(stmt).all()
+        stmt = (search.order_by(column.is_(None), direction, customers.c.id)
+                .limit(_LIMIT).offset(position or 0))
+    rows = conn.execute(stmt, params).all()
     has_next = len(rows) > query.first
     rows = rows[: query.first]
     views = _views(conn, reader, rows, tuple(wanted))
@@ -167,7 +212,8 @@ def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wante
         end = reader.pseudonyms.seal(json.dumps(last).encode(), _cursor_context(reader, query))
 
     def count() -> int:
-        return int(conn.execute(select(func.count()).select_from(search.subquery())).scalar_one())
+        counted = select(func.count()).select_from(search.subquery())
+        return int(conn.execute(counted, _params(reader)).scalar_one())
 
     return Page(views, end, has_next, count)
 
@@ -178,7 +224,7 @@ def get_customer(conn: Connection, reader: Reader, token: str, wanted: Iterable[
         internal = reader.pseudonyms.resolve_customer(token)
     except InvalidPseudonym as exc:
         raise ServiceError(Code.NOT_FOUND, "no customer with this id", "id") from exc
-    row = conn.execute(_base(reader).where(customers.c.id == internal)).first()
+    row = conn.execute(_one(reader), _params(reader, customer=internal)).first()
     if row is None:
         raise ServiceError(Code.NOT_FOUND, "no customer with this id", "id")
     return _views(conn, reader, [row], tuple(wanted))[0]

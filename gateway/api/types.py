@@ -135,8 +135,9 @@ class CustomerFilter:
 
 @strawberry.enum
 class CustomerSortField(Enum):
+    # No names, emails or phones: they are stored encrypted (gateway/profile/identity.py),
+    # so the database cannot order by them, and offering a sort that always fails misleads.
     CUSTOMER_SINCE = "customerSince"
-    LAST_NAME = "lastName"
     CITY = "city"
     TOTAL_SPENT = "totalSpent"
     LAST_ORDER_AT = "lastOrderAt"

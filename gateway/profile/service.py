@@ -34,7 +34,7 @@ FILTERABLE = frozenset(
      "lifecycleStage", "rfmSegment", "loyaltyTier", "preferredChannel", "language"}
 )
 SORTABLE = frozenset(
-    {"customerSince", "lastName", "city", "totalSpent", "lastOrderAt", "rfmMonetary",
+    {"customerSince", "city", "totalSpent", "lastOrderAt", "rfmMonetary",
      "loyaltyPoints", "lastSeenAt"}
 )
 

@@ -211,7 +211,7 @@ def test_unexpected_exception_is_audited_as_internal(
     assert "secret detail" not in str(entry._mapping)
 
 
-UNKNOWN_ENUM_QUERY = "{ customers(orderBy: {field: LAST_NAMES}) { nodes { id } } }"
+UNKNOWN_ENUM_QUERY = "{ customers(orderBy: {field: LAST_ORDER_ATS}) { nodes { id } } }"
 
 
 def test_validation_errors_never_suggest_names(gw: Gateway) -> None:
@@ -221,4 +221,4 @@ def test_validation_errors_never_suggest_names(gw: Gateway) -> None:
     # then
     text = response.text
     assert "Did you mean" not in text
-    assert "LAST_NAME\"" not in text and "LAST_NAME'" not in text
+    assert "LAST_ORDER_AT\"" not in text and "LAST_ORDER_AT'" not in text

@@ -124,15 +124,17 @@ def test_marketing_sms_cannot_filter_by_email(gw: Gateway) -> None:
     _assert_refused(response.json(), "email")
 
 
-def test_analytics_cannot_sort_by_last_name(gw: Gateway) -> None:
-    # given
+def test_names_are_not_offered_as_a_sort_order(gw: Gateway) -> None:
+    # given: names are stored encrypted, so no sort by them exists, for anyone
     field = "LAST_NAME"
 
     # when
-    response = gw.post(SORTED, app="analytics", purpose="analytics", variables={"field": field})
+    response = gw.post(SORTED, purpose="service", variables={"field": field})
 
-    # then
-    _assert_refused(response.json(), "lastName")
+    # then: refused before execution, with a code, and nothing about any customer
+    body = response.json()
+    assert "data" not in body or body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_REQUEST"]
 
 
 def test_marketing_sms_cannot_sort_by_total_spent(gw: Gateway) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import BindParameter, Connection, bindparam, select
 
 from gateway.consent.queries import channel_preferences
 from gateway.consent.state import consent_status
@@ -20,7 +20,7 @@ MAX_ITEMS = 50  # newest first; the full history is for the data subject's expor
 
 # The page's customer ids, expanded at execution: each statement is built (and its cache key
 # computed) once per process, not once per request.
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[int] = bindparam("ids", expanding=True)
 _ORDERS = (
     select(orders.c.customer_id, orders.c.number, orders.c.ordered_at, orders.c.status,
            orders.c.channel, orders.c.item_count, orders.c.total_cents, orders.c.currency)

@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO))
 
 from gateway.audit.chain import GENESIS, checkpoint_message, entry_hash
 from gateway.audit.service import AuditEntry, write_entry
-from gateway.audit.tables import audit_chain_head, audit_checkpoints, audit_events
+from gateway.audit.tables import audit_chain_head, audit_checkpoints, audit_events, audit_subjects
 from gateway.audit.verify import verify_chain
 from gateway.config import Settings
 from gateway.privacy.pseudonyms import PseudonymService
@@ -238,9 +238,10 @@ def generate(url: str, entries: int, batch: int = 20_000) -> float:
     prev, t0 = GENESIS, datetime(2026, 1, 1, tzinfo=UTC)
     with engine.begin() as conn:
         rows: list[dict[str, Any]] = []
+        refs_rows: list[dict[str, Any]] = []  # the per-customer index verification checks
         cps: list[dict[str, Any]] = []
         for seq in range(1, entries + 1):
-            row = {"seq": seq, "occurred_at": t0 + timedelta(milliseconds=seq),
+            row = {"id": seq, "seq": seq, "occurred_at": t0 + timedelta(milliseconds=seq),
                    "request_id": f"00000000-0000-4000-8000-{seq:012d}", "actor_type": "app",
                    "actor": "bench-app", "role": "support", "purpose": "support", "action": "read",
                    "operation": "customers", "decision": "allow",
@@ -249,15 +250,18 @@ def generate(url: str, entries: int, batch: int = 20_000) -> float:
                    "prev_hash": prev}
             row["entry_hash"] = prev = entry_hash(row)
             rows.append(row)
+            refs_rows.append({"audit_id": seq, "ref": refs[seq % 1000]})
             if seq % 1000 == 0 or seq == entries:
                 when = t0 + timedelta(milliseconds=seq)
                 cps.append({"seq": seq, "entry_hash": prev, "signed_at": when, "kid": signer.kid,
                             "signature": signer.sign(checkpoint_message(seq, prev, when, signer.kid))})
             if len(rows) >= batch:
                 conn.execute(insert(audit_events), rows)
-                rows = []
+                conn.execute(insert(audit_subjects), refs_rows)
+                rows, refs_rows = [], []
         if rows:
             conn.execute(insert(audit_events), rows)
+            conn.execute(insert(audit_subjects), refs_rows)
         conn.execute(insert(audit_checkpoints), cps)
         conn.execute(update(audit_chain_head).values(
             seq=entries, head_hash=prev, last_checkpoint_seq=entries, last_checkpoint_at=t0))
@@ -274,7 +278,8 @@ def bench_verify(kind: str, entries: int) -> dict[str, float]:
         engine.dispose()
     return {"entries": entries, "generate_s": round(gen, 1), "verify_s": result.seconds,
             "verify_per_s": round(entries / result.seconds), "valid": result.ok,
-            "checkpoints": result.checkpoints}
+            "checkpoints": result.checkpoints,
+            "problem": None if result.problem is None else vars(result.problem)}
 
 
 def main() -> None:

@@ -8,9 +8,13 @@ from typing import Any
 
 import yaml
 
+from gateway.consent.notices import Notice, parse_notice, string_list, unknown_keys
+
 # Notice is re-exported: it was defined here first and other modules import it from here.
-from gateway.consent.notices import Notice as Notice
-from gateway.consent.notices import parse_notice, string_list, unknown_keys
+__all__ = [
+    "BASES", "CATEGORIES", "IDENTIFIER_KINDS", "OBJECTION_SCOPES", "Notice", "Purpose",
+    "Purposes", "PurposesError", "load_purposes", "parse_purposes",
+]
 
 BASES = frozenset({"contract", "legal_obligation", "legitimate_interest", "consent"})
 OBJECTION_SCOPES = frozenset({"profiling", "direct_marketing"})

@@ -12,7 +12,7 @@ from gateway.consent.notices import Notice, parse_notice, string_list, unknown_k
 
 # Notice is re-exported: it was defined here first and other modules import it from here.
 __all__ = [
-    "BASES", "CATEGORIES", "IDENTIFIER_KINDS", "OBJECTION_SCOPES", "Notice", "Purpose",
+    "BASES", "CATEGORIES", "CHANNELS", "IDENTIFIER_KINDS", "OBJECTION_SCOPES", "Notice", "Purpose",
     "Purposes", "PurposesError", "load_purposes", "parse_purposes",
 ]
 
@@ -23,6 +23,8 @@ CATEGORIES = frozenset(
      "derived", "special"}
 )
 IDENTIFIER_KINDS = frozenset({"email", "phone", "card", "address"})
+# The channels a customer can opt in to or out of (the preference center's `channel` kind).
+CHANNELS = frozenset({"email", "sms", "push", "phone", "post"})
 
 
 class PurposesError(ValueError):
@@ -46,6 +48,9 @@ class Purpose:
     objection_scope: str | None = None
     restriction_exempt: bool = False
     notices: tuple[Notice, ...] = ()
+    # The channel through which the purpose contacts the customer: an opt-out of it stops
+    # the purpose for that customer (see gateway.policy.decide_subject).
+    channel: str | None = None
 
     @property
     def min_valid_notice_version(self) -> int:
@@ -73,7 +78,7 @@ class Purposes:
 
 PURPOSE_KEYS = frozenset({
     "basis", "description", "categories", "reveals", "retention_days", "objection_scope",
-    "restriction_exempt", "notices",
+    "restriction_exempt", "notices", "channel",
 })
 OPERATOR_KEYS = frozenset({"name", "address", "contact"})
 
@@ -102,6 +107,9 @@ def _parse_purpose(name: str, raw: Any, problems: list[str]) -> Purpose | None:
     scope = raw.get("objection_scope")
     if scope is not None and scope not in OBJECTION_SCOPES:
         problems.append(f"{where}.objection_scope: must be profiling or direct_marketing")
+    channel = raw.get("channel")
+    if channel is not None and (not isinstance(channel, str) or channel not in CHANNELS):
+        problems.append(f"{where}.channel: must be one of {', '.join(sorted(CHANNELS))}")
     retention = raw.get("retention_days")
     if isinstance(retention, bool) or not isinstance(retention, int) or retention < 0:
         problems.append(f"{where}.retention_days: must be a non-negative integer")
@@ -133,6 +141,7 @@ def _parse_purpose(name: str, raw: Any, problems: list[str]) -> Purpose | None:
         objection_scope=scope,
         restriction_exempt=bool(raw.get("restriction_exempt", False)),
         notices=tuple(sorted((n for n in notices if n), key=lambda n: n.version)),
+        channel=channel,
     )
 
 

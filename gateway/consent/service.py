@@ -20,11 +20,10 @@ from gateway.consent.ledger import (
     append_preference,
 )
 from gateway.consent.notices import Notice
-from gateway.consent.purposes import Purposes
+from gateway.consent.purposes import CHANNELS, Purposes
 from gateway.consent.receipts import Receipt, issue_receipt, new_receipt_id
 from gateway.consent.validation import (
     CHANNEL_VALUES,
-    CHANNELS,
     OBJECTIONS,
     ON_OFF,
     check_choice,

@@ -11,7 +11,6 @@ from gateway.errors import ServiceError
 from gateway.policy.codes import Code
 
 CLOCK_SKEW = timedelta(minutes=5)
-CHANNELS = frozenset({"email", "sms", "push", "phone", "post"})
 CHANNEL_VALUES = frozenset({"opt_in", "opt_out"})
 OBJECTIONS = frozenset({"profiling", "direct_marketing"})
 ON_OFF = frozenset({"on", "off"})

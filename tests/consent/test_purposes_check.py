@@ -74,6 +74,10 @@ ONE_MISTAKE: list[tuple[str, tuple[Any, ...], Any, str]] = [
      "purposes.service.notices: only a consent-based purpose asks for consent"),
     ("a boolean as a version", (*EMAIL_V1, "version"), True,
      "purposes.marketing_email.notices[0].version: must be a positive integer"),
+    ("a channel the preference center does not know", ("purposes", "marketing_email", "channel"),
+     "fax", "purposes.marketing_email.channel: must be one of email, phone, post, push, sms"),
+    ("channels as a list", ("purposes", "marketing_sms", "channel"), ["sms"],
+     "purposes.marketing_sms.channel: must be one of email, phone, post, push, sms"),
 ]
 
 

@@ -73,6 +73,15 @@ def test_shipped_purposes_load(purposes: Purposes) -> None:
     assert purposes.get("nonexistent") is None
 
 
+def test_direct_marketing_purposes_name_their_channel(purposes: Purposes) -> None:
+    # given: policies/purposes.yaml
+    # then: each purpose that contacts the customer names its channel; ads_audience reaches
+    # people on partner platforms, through no channel of theirs
+    assert {n: p.channel for n, p in purposes.by_name.items() if p.channel} == {
+        "marketing_email": "email", "marketing_sms": "sms", "marketing_push": "push"}
+    assert purposes.by_name["ads_audience"].channel is None
+
+
 @pytest.mark.parametrize("name", sorted(NOTICE_VERSIONS))
 def test_notice_versions_of_shipped_purposes(purposes: Purposes, name: str) -> None:
     # given: a shipped purpose

@@ -19,6 +19,7 @@ _WITHHELD = {
     Code.CONSENT_REQUIRED: "Withheld: the customer has not consented to this purpose.",
     Code.OBJECTED: "Withheld: the customer objected to this processing.",
     Code.RESTRICTED: "Withheld: the customer restricted the processing of their data.",
+    Code.CHANNEL_OPTED_OUT: "Withheld: the customer opted out of the channel this purpose uses.",
 }
 
 

@@ -66,12 +66,33 @@ def consented(customer_id: ColumnElement[int], purpose: Purpose, now: Instant) -
     )
 
 
+def channel_opted_out(customer_id: ColumnElement[int], purpose: Purpose) -> ColumnElement[bool]:
+    """The customer's latest choice for the channel `purpose` contacts them through is an
+    opt-out. No choice recorded is not an opt-out (the consent is the opt-in)."""
+    if purpose.channel is None:
+        return false()
+    ps = preference_state
+    return exists(
+        select(ps.c.customer_id).where(
+            ps.c.customer_id == customer_id,
+            ps.c.kind == "channel",
+            ps.c.key == purpose.channel,
+            ps.c.value == "opt_out",
+        )
+    )
+
+
+# The select labels of the flags (see `subject_flag_columns` and `flags_of`).
+_LABELS = tuple(f"_{name}" for name in SubjectFlags._fields)
+
+
 def _flag_expressions(
     customer_id: ColumnElement[int], purpose: Purpose, now: Instant
 ) -> tuple[ColumnElement[bool], ...]:
     """The flags of `gateway.policy.SubjectFlags`, each as an SQL condition, in its order."""
     return (
-        restricted(customer_id), objected(customer_id, purpose), consented(customer_id, purpose, now)
+        restricted(customer_id), objected(customer_id, purpose), consented(customer_id, purpose, now),
+        channel_opted_out(customer_id, purpose),
     )
 
 
@@ -80,12 +101,13 @@ def subject_flag_columns(
 ) -> list[_CE[bool]]:
     """The flags of `gateway.policy.SubjectFlags`, as labelled select columns (see `flags_of`)."""
     exprs = _flag_expressions(customer_id, purpose, now)
-    return [expr.label(f"_{name}") for name, expr in zip(SubjectFlags._fields, exprs, strict=True)]
+    return [expr.label(label) for label, expr in zip(_LABELS, exprs, strict=True)]
 
 
 def flags_of(row: Any) -> SubjectFlags:
-    """The flags of a row selected with `subject_flag_columns`."""
-    return SubjectFlags(*(bool(getattr(row, f"_{name}")) for name in SubjectFlags._fields))
+    """The flags of a row selected with `subject_flag_columns` (the read path's one reader
+    of them, so a new flag cannot be left out of the per-row decision)."""
+    return SubjectFlags._make([bool(getattr(row, label)) for label in _LABELS])
 
 
 def subject_allows(customer_id: ColumnElement[int], purpose: Purpose, now: Instant) -> ColumnElement[bool]:

@@ -1,4 +1,4 @@
-"""The subject's side of a decision: basis, consent, objection and restriction."""
+"""The subject's side of a decision: basis, consent, objection, restriction and channel."""
 
 from __future__ import annotations
 
@@ -11,18 +11,22 @@ from gateway.policy.decision import ALLOW, Decision
 _RESTRICTED = Decision.deny(Code.RESTRICTED)
 _CONSENT_REQUIRED = Decision.deny(Code.CONSENT_REQUIRED)
 _OBJECTED = Decision.deny(Code.OBJECTED)
+_CHANNEL_OPTED_OUT = Decision.deny(Code.CHANNEL_OPTED_OUT)
 
 
 class SubjectFlags(NamedTuple):
     """What the preference center says of one customer for one purpose.
 
     Computed in SQL by :mod:`gateway.consent.state` so that filters and per-row decisions
-    share one definition.
+    share one definition. `channel_opted_out`: the latest choice for the purpose's channel
+    (`Purpose.channel`) is an opt-out; false when the purpose has no channel or the customer
+    never stated a preference for it.
     """
 
     restricted: bool
     objected: bool
     consented: bool
+    channel_opted_out: bool
 
 
 def decide_subject(purpose: Purpose, flags: SubjectFlags) -> Decision:
@@ -31,7 +35,13 @@ def decide_subject(purpose: Purpose, flags: SubjectFlags) -> Decision:
     Restriction (Art. 18) stops every use but storage, except for exempt purposes; a
     consent-based purpose needs an active, current consent; a purpose within the scope of
     an objection (Art. 21: profiling, direct marketing) stops when the customer objected,
-    whatever its basis.
+    whatever its basis; a purpose that contacts the customer through a channel stops when
+    the customer opted out of that channel (ePrivacy Art. 13: an opt-out of a channel is a
+    refusal of marketing through it, even under an older consent).
+
+    No recorded channel preference does not stop the purpose: for a consent-based purpose
+    the consent itself is the opt-in. The reasons are checked from the widest to the
+    narrowest, so a customer without consent is told CONSENT_REQUIRED, not the channel.
     """
     if flags.restricted and not purpose.restriction_exempt:
         return _RESTRICTED
@@ -39,4 +49,6 @@ def decide_subject(purpose: Purpose, flags: SubjectFlags) -> Decision:
         return _CONSENT_REQUIRED
     if purpose.objection_scope is not None and flags.objected:
         return _OBJECTED
+    if purpose.channel is not None and flags.channel_opted_out:
+        return _CHANNEL_OPTED_OUT
     return ALLOW

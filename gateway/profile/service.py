@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, Integer, Select, bindparam, false, func, select
 
 from gateway.consent.purposes import Purpose
-from gateway.consent.state import subject_allows, subject_flag_columns
+from gateway.consent.state import flags_of, subject_allows, subject_flag_columns
 from gateway.errors import ServiceError
-from gateway.policy import SubjectFlags, decide_subject
+from gateway.policy import decide_subject
 from gateway.policy.codes import Code
 from gateway.privacy.masking import NORMALIZERS
 from gateway.privacy.pseudonyms import InvalidPseudonym
@@ -70,13 +70,9 @@ def _require_usable(reader: Reader, name: str, how: str) -> None:
         )
 
 
-def _flags(row: Any) -> SubjectFlags:
-    return SubjectFlags(bool(row._restricted), bool(row._objected), bool(row._consented))
-
-
 # The time a request decides consent expiry at, bound when a statement runs: the statements
 # of a plain read are then built once per purpose and reused, since building a select with
-# three correlated subqueries, and its cache key, costs more than running it on SQLite.
+# a correlated subquery per subject flag, and its cache key, costs more than running it on SQLite.
 _NOW = bindparam("now", type_=UTCDateTime())
 _LIMIT = bindparam("limit", type_=Integer())
 _AFTER = bindparam("after", type_=Integer())
@@ -232,7 +228,7 @@ def get_customer(conn: Connection, reader: Reader, token: str, wanted: Iterable[
 
 def _views(conn: Connection, reader: Reader, rows: Sequence[Any], wanted: tuple[str, ...]) -> list[CustomerView]:
     purpose = reader.plan.purpose
-    views = [build_view(row, decide_subject(purpose, _flags(row)), wanted, reader) for row in rows]
+    views = [build_view(row, decide_subject(purpose, flags_of(row)), wanted, reader) for row in rows]
     for name in NESTED.intersection(wanted):
         ids = [v.internal_id for v in views if name in v.values]
         if ids:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.api.support import add_person, errors_by_path
+from tests.api.support import add_person, errors_by_path, secrets_of
 from tests.consent.http import (
+    PROFILE,
     RECORD_OBJECTION,
     RESTRICT,
     SET_CHANNEL,
@@ -16,6 +17,14 @@ from tests.consent.http import (
 from tests.harness import Gateway
 
 CHANNELS = "query($id: ID!) { customer(id: $id) { channels { channel optedIn capCount capPeriodDays } } }"
+BY_CITY = (
+    "query($city: String!) { customers(filter: {city: $city}) { totalCount nodes { id firstName } } }"
+)
+SORTED = (
+    "query($field: CustomerSortField!, $city: String) "
+    "{ customers(filter: {city: $city}, orderBy: {field: $field}) { nodes { id } } }"
+)
+TWO = "query($a: ID!, $b: ID!) { a: customer(id: $a) { firstName } b: customer(id: $b) { email } }"
 
 
 def _withheld(body: dict[str, object]) -> str | None:
@@ -134,7 +143,116 @@ def test_a_channel_opt_out_shows_in_the_next_read(gw: Gateway) -> None:
     # when
     mutate(gw, SET_CHANNEL, "setChannelPreference", cid, channel="email", optedIn=False)
 
-    # then
-    body = gw.post(CHANNELS, variables={"id": gw.pseudonym(cid)}).json()
+    # then: support still sees the choice (marketing_email no longer sees this customer)
+    body = gw.post(CHANNELS, app="support", purpose="support",
+                   variables={"id": gw.pseudonym(cid, "support")}).json()
     assert body["data"]["customer"]["channels"] == [
         {"channel": "email", "optedIn": False, "capCount": None, "capPeriodDays": None}]
+
+
+def _opt(gw: Gateway, cid: int, channel: str, opted_in: bool) -> None:
+    result = mutate(gw, SET_CHANNEL, "setChannelPreference", cid, channel=channel, optedIn=opted_in)
+    assert result["__typename"] == "SetChannelPreferenceSuccess", result
+
+
+def test_an_email_opt_out_withholds_marketing_email_and_opting_back_in_restores(gw: Gateway) -> None:
+    # given: a customer who granted marketing emails and never stated a channel preference
+    cid, values = add_person(gw)
+    record_consent(gw, cid, "grant")
+    assert read_profile(gw, cid)["data"]["customer"]["firstName"] == values["first_name"]
+
+    # when: the customer opts out of email
+    _opt(gw, cid, "email", False)
+
+    # then: the very next marketing_email read withholds every field with the channel's code
+    response = gw.post(PROFILE, variables={"id": gw.pseudonym(cid)})
+    body = response.json()
+    assert body["data"]["customer"] == {"firstName": None, "email": None, "consents": None}
+    assert set(errors_by_path(body).values()) == {"CHANNEL_OPTED_OUT"}
+    assert all(e["extensions"] == {"code": "CHANNEL_OPTED_OUT"} for e in body["errors"])
+    for secret in secrets_of(values):
+        assert secret not in response.text
+
+    # when: the customer opts back in
+    _opt(gw, cid, "email", True)
+
+    # then: the next read sees the customer again
+    body = read_profile(gw, cid)
+    assert "errors" not in body
+    assert body["data"]["customer"]["firstName"] == values["first_name"]
+
+
+def test_an_sms_opt_out_leaves_marketing_email_open_and_closes_marketing_sms(gw: Gateway) -> None:
+    # given: consents to marketing email and (the current notice of) marketing sms
+    cid, values = add_person(gw)
+    record_consent(gw, cid, "grant")
+    record_consent(gw, cid, "grant", purpose="marketing_sms", notice_version=2)
+
+    # when: the customer opts out of text messages only
+    _opt(gw, cid, "sms", False)
+
+    # then
+    email = read_profile(gw, cid)
+    assert "errors" not in email
+    assert email["data"]["customer"]["firstName"] == values["first_name"]
+    assert _withheld(read_profile(gw, cid, "marketing_sms")) == "CHANNEL_OPTED_OUT"
+
+
+def test_without_consent_an_opt_out_still_reads_as_consent_required(gw: Gateway) -> None:
+    # given: no consent, and an email opt-out
+    cid, _ = add_person(gw)
+    _opt(gw, cid, "email", False)
+
+    # when
+    body = read_profile(gw, cid)
+
+    # then: the widest reason is given
+    assert _withheld(body) == "CONSENT_REQUIRED"
+
+
+def test_search_sort_and_count_under_marketing_email_leave_out_the_opted_out(gw: Gateway) -> None:
+    # given: two customers of one city, both consented, one of them opted out of email
+    kept, values = add_person(gw)
+    opted_out, other = add_person(gw, city=values["city"])
+    for cid in (kept, opted_out):
+        record_consent(gw, cid, "grant")
+    _opt(gw, opted_out, "email", False)
+
+    # when: filtering, then sorting, by city
+    found = gw.post(BY_CITY, variables={"city": values["city"]})
+    ordered = gw.post(SORTED, variables={"field": "CUSTOMER_SINCE", "city": values["city"]})
+
+    # then: neither the rows nor the count tell the opted-out customer is there
+    assert found.json() == {"data": {"customers": {
+        "totalCount": 1, "nodes": [{"id": gw.pseudonym(kept), "firstName": values["first_name"]}]}}}
+    assert ordered.json() == {"data": {"customers": {"nodes": [{"id": gw.pseudonym(kept)}]}}}
+    for secret in secrets_of(other):
+        assert secret not in found.text
+
+    # when: the customer opts back in
+    _opt(gw, opted_out, "email", True)
+
+    # then: the count includes them again
+    again = gw.post(BY_CITY, variables={"city": values["city"]}).json()
+    assert again["data"]["customers"]["totalCount"] == 2
+
+
+def test_the_audit_entry_of_a_read_records_the_channel_code(gw: Gateway) -> None:
+    # given: an opted-out customer and one who allows the read
+    opted_out, _ = add_person(gw)
+    allowed, _ = add_person(gw)
+    for cid in (opted_out, allowed):
+        record_consent(gw, cid, "grant")
+    _opt(gw, opted_out, "email", False)
+
+    # when
+    response = gw.post(TWO, variables={"a": gw.pseudonym(opted_out), "b": gw.pseudonym(allowed)})
+
+    # then: each subject with its reason, the withheld fields counted by code
+    entry = gw.audit_entry(response.headers["X-Request-Id"])
+    assert entry.subjects == [
+        {"ref": gw.audit_ref(opted_out), "code": "CHANNEL_OPTED_OUT"},
+        {"ref": gw.audit_ref(allowed), "code": "ALLOWED"},
+    ]
+    assert entry.detail["errors"] == {"CHANNEL_OPTED_OUT": 1}
+    assert entry.decision == "partial"

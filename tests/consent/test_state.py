@@ -34,8 +34,8 @@ def _sql_allows(engine: Engine, purposes: Purposes, name: str, combo: tuple[bool
         return bool(conn.execute(select(condition)).scalar_one())
 
 
-@pytest.mark.parametrize("name", ["service", "analytics", "marketing_email", "compliance_audit",
-                                  "identity_resolution"])
+@pytest.mark.parametrize("name", ["service", "analytics", "marketing_email", "marketing_push",
+                                  "ads_audience", "compliance_audit", "identity_resolution"])
 def test_the_filter_allows_exactly_what_decide_subject_allows(
     engine: Engine, purposes: Purposes, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

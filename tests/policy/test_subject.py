@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from gateway.consent.ledger import append_consent, append_preference
 from gateway.consent.purposes import Purpose, Purposes
-from gateway.consent.state import consent_status, subject_allows, subject_flag_columns
+from gateway.consent.state import consent_status, flags_of, subject_allows, subject_flag_columns
 from gateway.consent.tables import (
     consent_events,
     consent_state,
@@ -26,11 +25,12 @@ from gateway.store.migrate import upgrade
 from gateway.store.types import utcnow
 from tests.databases import DatabaseFactory
 
-NONE = SubjectFlags(restricted=False, objected=False, consented=False)
+NONE = SubjectFlags(restricted=False, objected=False, consented=False, channel_opted_out=False)
 RESTRICTED = NONE._replace(restricted=True)
 OBJECTED = NONE._replace(objected=True)
 CONSENTED = NONE._replace(consented=True)
-EVERYTHING = SubjectFlags(restricted=True, objected=True, consented=True)
+OPTED_OUT = NONE._replace(channel_opted_out=True)
+EVERYTHING = SubjectFlags(restricted=True, objected=True, consented=True, channel_opted_out=True)
 
 # (purpose, flags) -> code; purposes from purposes.yaml unless marked synthetic below.
 SUBJECT_TABLE: list[tuple[str, SubjectFlags, Code]] = [
@@ -55,6 +55,17 @@ SUBJECT_TABLE: list[tuple[str, SubjectFlags, Code]] = [
     ("marketing_push", CONSENTED._replace(restricted=True), Code.RESTRICTED),
     ("ads_audience", EVERYTHING, Code.RESTRICTED),
     ("ads_audience", CONSENTED, Code.ALLOWED),
+    # a purpose with a channel: an opt-out of that channel stops it, after the wider reasons
+    ("marketing_email", CONSENTED._replace(channel_opted_out=True), Code.CHANNEL_OPTED_OUT),
+    ("marketing_sms", CONSENTED._replace(channel_opted_out=True), Code.CHANNEL_OPTED_OUT),
+    ("marketing_push", CONSENTED._replace(channel_opted_out=True), Code.CHANNEL_OPTED_OUT),
+    ("marketing_email", OPTED_OUT, Code.CONSENT_REQUIRED),
+    ("marketing_email", CONSENTED._replace(objected=True, channel_opted_out=True), Code.OBJECTED),
+    ("marketing_push", EVERYTHING, Code.RESTRICTED),
+    # without a channel the flag is irrelevant (ads_audience reaches people on partner platforms)
+    ("ads_audience", CONSENTED._replace(channel_opted_out=True), Code.ALLOWED),
+    ("service", OPTED_OUT, Code.ALLOWED),
+    ("analytics", OPTED_OUT, Code.ALLOWED),
     # legal obligation and self service are exempt from restriction (Art. 18(2))
     ("compliance_audit", RESTRICTED, Code.ALLOWED),
     ("compliance_audit", EVERYTHING, Code.ALLOWED),
@@ -69,8 +80,8 @@ SUBJECT_TABLE: list[tuple[str, SubjectFlags, Code]] = [
 
 
 def _letters(flags: SubjectFlags) -> str:
-    """R(estricted) O(bjected) C(onsented), for test ids."""
-    return "".join(c for c, on in zip("ROC", flags, strict=True) if on) or "none"
+    """R(estricted) O(bjected) C(onsented) X (channel opted out), for test ids."""
+    return "".join(c for c, on in zip("ROCX", flags, strict=True) if on) or "none"
 
 
 def _purpose(purposes: Purposes, name: str) -> Purpose:
@@ -165,8 +176,20 @@ STATES: dict[str, tuple[list[Consent | Pref], frozenset[str]]] = {
     "restricted_no_consent": ([Pref("restriction", "processing", "on")], EXEMPT),
     "restriction_lifted": ([GRANT_ALL, Pref("restriction", "processing", "on"),
                             Pref("restriction", "processing", "off")], ALL_PURPOSES),
-    # a channel opt-out is a delivery preference, not a decision on the purpose
-    "email_channel_opt_out": ([GRANT_ALL, Pref("channel", "email", "opt_out")], ALL_PURPOSES),
+    # a channel opt-out stops the purposes that contact the customer through that channel
+    "email_channel_opt_out": ([GRANT_ALL, Pref("channel", "email", "opt_out")],
+                              ALL_PURPOSES - {"marketing_email"}),
+    "sms_push_opted_out": ([GRANT_ALL, Pref("channel", "sms", "opt_out"),
+                            Pref("channel", "push", "opt_out")],
+                           ALL_PURPOSES - {"marketing_sms", "marketing_push"}),
+    "email_opted_back_in": ([GRANT_ALL, Pref("channel", "email", "opt_out"),
+                             Pref("channel", "email", "opt_in")], ALL_PURPOSES),
+    # an explicit opt-in is not needed: the consent is the opt-in
+    "email_opted_in": ([GRANT_ALL, Pref("channel", "email", "opt_in")], ALL_PURPOSES),
+    # channels no purpose uses change nothing
+    "post_phone_opted_out": ([GRANT_ALL, Pref("channel", "post", "opt_out"),
+                              Pref("channel", "phone", "opt_out")], ALL_PURPOSES),
+    "email_opt_out_no_consent": ([Pref("channel", "email", "opt_out")], NON_CONSENT),
 }
 
 
@@ -219,10 +242,6 @@ def grid(databases: DatabaseFactory, purposes: Purposes) -> Iterator[Grid]:
     engine.dispose()
 
 
-def _flags(row: Any) -> SubjectFlags:
-    return SubjectFlags(bool(row._restricted), bool(row._objected), bool(row._consented))
-
-
 @pytest.mark.parametrize("purpose_name", sorted(ALL_PURPOSES))
 def test_sql_agrees_with_decide_subject(grid: Grid, purposes: Purposes, purpose_name: str) -> None:
     # given: one customer in every state, and one purpose
@@ -243,7 +262,7 @@ def test_sql_agrees_with_decide_subject(grid: Grid, purposes: Purposes, purpose_
     by_id = {r.id: r for r in rows}
     for state, cid_value in grid.ids.items():
         row = by_id[cid_value]
-        flags = _flags(row)
+        flags = flags_of(row)
         decision = decide_subject(purpose, flags)
         # then: the SQL filter agrees with the per-row decision, and both with intent
         assert bool(row._allows) is decision.allowed, state

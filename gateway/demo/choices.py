@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from gateway.consent.purposes import Notice, Purpose, Purposes
+from gateway.consent.service import fz_details
 from gateway.demo.activity import NextId, between
 
 Row = dict[str, Any]
@@ -22,13 +23,13 @@ OUTCOMES = ("never", "grant", "deny", "withdraw")
 OUTCOME_WEIGHTS = (0.148, 0.511, 0.171, 0.170)
 OLD_NOTICE_SHARE = 0.10
 EXPIRED_SHARE = 0.05
+# The purpose contacting the customer through each channel (`channel:` in purposes.yaml; a
+# test keeps the two in step): channel choices follow that purpose's consent.
 CHANNEL_PURPOSE: dict[str, str | None] = {
     "email": "marketing_email", "sms": "marketing_sms", "push": "marketing_push",
     "phone": None, "post": None,
 }
 CAPS = ((4, 30), (2, 7), (1, 7), (8, 30))
-FZ_ACTIONS = ("collection", "storage", "use")
-FZ_WITHDRAWAL = "portal or dpo@demo-retail.example"
 
 
 def _published(notice: Notice) -> datetime:
@@ -70,13 +71,10 @@ def _consent_event(
 ) -> Row:
     channels = SOURCE_CHANNELS[:3] if action == "withdraw" else SOURCE_CHANNELS
     channel = rng.choices(channels, weights=SOURCE_CHANNEL_WEIGHTS[: len(channels)])[0]
-    details = None
-    if customer["jurisdiction"] == "152-fz" and action == "grant":
-        details = {
-            "operator": dict(purposes.operator), "purpose": purpose.name,
-            "data_categories": sorted(purpose.categories), "actions": list(FZ_ACTIONS),
-            "term_days": purpose.retention_days, "withdrawal": FZ_WITHDRAWAL,
-        }
+    # The same 152-FZ content the consent service records for a grant to this notice.
+    details = fz_details(purposes, purpose.name, notice) if (
+        customer["jurisdiction"] == "152-fz" and action == "grant"
+    ) else None
     return {
         "id": next_id("consent_events"), "customer_id": customer["id"], "purpose": purpose.name,
         "notice_version": notice.version, "action": action, "occurred_at": at,

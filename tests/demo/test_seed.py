@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -14,13 +15,17 @@ from sqlalchemy import Engine, Table, create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from gateway.consent.purposes import Purposes, load_purposes
+from gateway.consent.service import fz_details
+from gateway.consent.state import flags_of, subject_flag_columns
 from gateway.consent.tables import (
     consent_events,
     consent_state,
     preference_events,
     preference_state,
 )
+from gateway.demo.choices import CHANNEL_PURPOSE
 from gateway.demo.seed import DEFAULT_NOW, SeedReport, seed_demo
+from gateway.policy import Code, decide_subject
 from gateway.privacy.vault import Vault
 from gateway.profile.identity import SEALED, read_identity
 from gateway.profile.tables import customers, interactions, orders, source_records
@@ -261,13 +266,39 @@ def test_152_fz_grants_carry_the_consent_content(
     grants = [e for e in _rows(engine, consent_events)
               if e["customer_id"] in russians and e["action"] == "grant"]
 
-    # then
+    # then: the same content the consent service records for a grant to that notice
     assert grants
     for grant in grants:
-        purpose = purposes.by_name[grant["purpose"]]
+        notice = next(n for n in purposes.by_name[grant["purpose"]].notices
+                      if n.version == grant["notice_version"])
+        assert grant["details"] == fz_details(purposes, grant["purpose"], notice)
         assert grant["details"]["operator"] == purposes.operator
-        assert grant["details"]["data_categories"] == sorted(purpose.categories)
-        assert grant["details"]["term_days"] == purpose.retention_days
+
+
+def test_channel_choices_follow_the_purposes_that_use_the_channels(purposes: Purposes) -> None:
+    # given: the demo's channel -> purpose map, and the channels purposes.yaml names
+    named = {p.channel: p.name for p in purposes.by_name.values() if p.channel}
+    # then: both agree
+    assert {c: p for c, p in CHANNEL_PURPOSE.items() if p} == named
+
+
+def test_some_email_consenters_opted_out_of_email_and_are_withheld(
+    seeded: tuple[Engine, SeedReport], purposes: Purposes
+) -> None:
+    # given: the seeded customers, decided under marketing_email as the read path decides
+    engine, _ = seeded
+    purpose = purposes.by_name["marketing_email"]
+    cid = customers.c.id
+    with engine.connect() as conn:
+        rows = conn.execute(select(cid, *subject_flag_columns(cid, purpose, DEFAULT_NOW))).all()
+
+    # when
+    codes = Counter(decide_subject(purpose, flags_of(r)).code for r in rows)
+
+    # then: a realistic mix; consenters who unsubscribed from email are a minority
+    assert codes[Code.CHANNEL_OPTED_OUT] > 0
+    assert codes[Code.ALLOWED] > 3 * codes[Code.CHANNEL_OPTED_OUT]
+    assert codes[Code.CONSENT_REQUIRED] > 0
 
 
 def test_emails_are_unique_and_sources_are_coherent(seeded: tuple[Engine, SeedReport]) -> None:

@@ -12,8 +12,9 @@ In one transaction (the caller's):
 6. the customer row is deleted, and the erasure is recorded (tombstone, counts).
 Audit entries stay: they hold only pseudonyms.
 
-On SQLite deleted rows stay readable in free pages until overwritten; the connection is
-switched to `secure_delete` first so that SQLite zeroes what it deletes.
+On SQLite deleted rows would stay readable in free pages until overwritten; every
+connection of the gateway has `secure_delete` on (gateway/store/db.py `make_engine`), so
+SQLite zeroes what it deletes.
 """
 
 from __future__ import annotations
@@ -49,12 +50,6 @@ class Erasure:
 
     tombstone: str
     counts: dict[str, int]
-
-
-def secure_delete(conn: Connection) -> None:
-    """Make SQLite overwrite deleted content with zeros on this connection (no-op elsewhere)."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA secure_delete=ON")
 
 
 def _sha256(text: str | None) -> str | None:
@@ -115,7 +110,6 @@ def _scrub_cases(conn: Connection, customer_id: int, profile: dict[str, Any]) ->
 def erase_customer(conn: Connection, vault: Vault, customer_id: int, *, subject_ref: str, actor: str,
                    jurisdiction: str, case_id: int | None = None) -> Erasure:
     """Erase customer `customer_id` (who must exist) on `conn`; the caller commits."""
-    secure_delete(conn)
     profile = read_profile(conn, vault, customer_id)
     tombstone = "t_" + uuid.uuid4().hex
     counts: dict[str, int] = {}

@@ -25,7 +25,7 @@ from gateway.privacy.signing import Signer
 from gateway.privacy.vault import Vault
 from gateway.rights import export
 from gateway.rights.cases import Case, complete_case, load, start_case
-from gateway.rights.erase import erase_customer, secure_delete
+from gateway.rights.erase import erase_customer
 from gateway.rights.errors import CaseCode, CaseError
 from gateway.rights.subjects import Person, check_changes, find_by_id, write_fields
 from gateway.rights.tables import rights_rectifications
@@ -120,7 +120,6 @@ def _execute(conn: Connection, rights: Rights, actor: Actor, ref: str, given: Ex
         out.document = export.build(conn, rights.vault, rights.pseudonyms.for_audit(), rights.purposes, person, case.kind)
         outcome: dict[str, Any] = {"document_sections": sorted(out.document)}
     elif case.kind == "rectify":
-        secure_delete(conn)  # the old values must not linger in SQLite's free space
         write_fields(conn, rights.vault, person.id, values)
         now = utcnow()
         conn.execute(insert(rights_rectifications), [

@@ -16,7 +16,7 @@ def _prepare_sqlite_path(url: str) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine for `url`; for SQLite, WAL mode and enforced foreign keys."""
+    """Create the engine for `url`; for SQLite, WAL mode, enforced foreign keys and secure delete."""
     if url.startswith("sqlite"):
         _prepare_sqlite_path(url)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -28,6 +28,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted or overwritten content is zeroed in the file (free pages, freed cell
+            # space), not just unlinked: an erased person's bytes, an old wrapped data key or
+            # a rectified value must not stay readable in the database file until reused.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine

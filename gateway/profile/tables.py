@@ -70,6 +70,11 @@ customers = Table(
     Column("rfm_monetary", Integer),
     # the jurisdiction whose rules apply to this person: gdpr or 152-fz
     Column("jurisdiction", String(8), nullable=False, default="gdpr"),
+    # An id is never given twice: pseudonyms (per app, audit) are the id encrypted, so a new
+    # customer on an erased person's id would inherit their pseudonyms and old audit entries.
+    # SQLite reuses the highest rowid once it is deleted unless the table is AUTOINCREMENT;
+    # PostgreSQL's sequence never goes back.
+    sqlite_autoincrement=True,
 )
 # One customer per email address: `find_customer_by(email)` and the rights CLI rely on it.
 Index("ix_customers_email_bidx", customers.c.email_bidx, unique=True)

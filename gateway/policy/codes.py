@@ -20,6 +20,10 @@ class Code(StrEnum):
     CHANNEL_OPTED_OUT = "CHANNEL_OPTED_OUT"
     NOT_FOUND = "NOT_FOUND"
     INVALID_INPUT = "INVALID_INPUT"
+    # data subject requests (gateway/rights): why a step of a case cannot be taken
+    CASE_CLOSED = "CASE_CLOSED"  # completed or rejected: no further step
+    ALREADY_ERASED = "ALREADY_ERASED"  # the customer of the case has been erased
+    EXTENSION_NOT_ALLOWED = "EXTENSION_NOT_ALLOWED"  # no extension by law, or extended already
     BAD_REQUEST = "BAD_REQUEST"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"

@@ -30,7 +30,6 @@ from gateway.errors import ServiceError
 from gateway.policy.codes import Code
 from gateway.privacy.pseudonyms import InvalidPseudonym
 from gateway.rights import cases
-from gateway.rights.errors import code_of
 from gateway.rights.export import dumps
 from gateway.rights.service import Execution, Rights, document_for, execute_case
 from gateway.rights.subjects import find_by_id
@@ -120,8 +119,8 @@ def _attempt(ctx: RequestContext, work: Callable[[], T]) -> T | MutationError:
     try:
         return work()
     except ServiceError as exc:
-        ctx.audit.extra["refused"] = code_of(exc)  # a code only: never the input's values
-        return MutationError(code=code_of(exc), field=exc.field, message=exc.message)
+        ctx.audit.extra["refused"] = exc.code.value  # a code only: never the input's values
+        return MutationError(code=exc.code.value, field=exc.field, message=exc.message)
 
 
 def _one(ctx: RequestContext, case: cases.Case) -> RightsCaseSuccess:

@@ -23,7 +23,6 @@ from gateway.rights.deadlines import (
     extended_due_date,
     term_of,
 )
-from gateway.rights.errors import CaseCode, CaseError
 from gateway.rights.subjects import Person
 from gateway.rights.tables import rights_case_steps, rights_cases
 from gateway.rights.trail import Trail
@@ -144,7 +143,7 @@ def load(conn: Connection, *, ref: str | None = None, case_id: int | None = None
 
 def _active(case: Case) -> None:
     if case.status not in ACTIVE:
-        raise CaseError(CaseCode.CASE_CLOSED, f"the case is {case.status}; no further step", "id")
+        raise ServiceError(Code.CASE_CLOSED, f"the case is {case.status}; no further step", "id")
 
 
 def _set(conn: Connection, case: Case, **values: Any) -> Case:
@@ -170,11 +169,11 @@ def extend_case(conn: Connection, trail: Trail, ref: str, reason: str) -> Case:
     case = load(conn, ref=ref, lock=True)
     _active(case)
     if case.extended_to is not None:
-        raise CaseError(CaseCode.EXTENSION_NOT_ALLOWED, "the term was extended already", "id")
+        raise ServiceError(Code.EXTENSION_NOT_ALLOWED, "the term was extended already", "id")
     extended = extended_due_date(case.received_at.date(), case.jurisdiction, case.kind)
     if extended is None:
-        raise CaseError(CaseCode.EXTENSION_NOT_ALLOWED,
-                        f"{case.basis} allows no extension of this term", "id")
+        raise ServiceError(Code.EXTENSION_NOT_ALLOWED,
+                           f"{case.basis} allows no extension of this term", "id")
     case = _set(conn, case, extended_to=extended, extension_reason=text)
     _step(conn, trail, case, "extended", case.status, {"extended_to": extended.isoformat()})
     return case

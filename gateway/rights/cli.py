@@ -39,7 +39,6 @@ def _run(email: str, kind: str, note: str | None) -> tuple[str, dict[str, object
     from gateway.app import build_services
     from gateway.errors import ServiceError
     from gateway.rights.cases import open_case
-    from gateway.rights.errors import code_of
     from gateway.rights.export import dumps
     from gateway.rights.service import Execution, Rights, execute_case
     from gateway.rights.subjects import find_by_email
@@ -57,7 +56,7 @@ def _run(email: str, kind: str, note: str | None) -> tuple[str, dict[str, object
             case = open_case(conn, rights.trail(actor), person, kind, note=note)
             done = execute_case(conn, rights, actor, case.ref, Execution())
     except ServiceError as exc:
-        _fail(REFUSED_EXIT, f"{code_of(exc)}: {exc.message}")
+        _fail(REFUSED_EXIT, f"{exc.code.value}: {exc.message}")
     finally:
         services.engine.dispose()
     if done.document is not None:

@@ -26,7 +26,6 @@ from gateway.privacy.vault import Vault
 from gateway.rights import export
 from gateway.rights.cases import Case, complete_case, load, start_case
 from gateway.rights.erase import erase_customer
-from gateway.rights.errors import CaseCode, CaseError
 from gateway.rights.subjects import Person, check_changes, find_by_id, write_fields
 from gateway.rights.tables import rights_rectifications
 from gateway.rights.trail import Actor, Trail
@@ -84,8 +83,7 @@ def _check(kind: str, given: Execution) -> dict[str, Any]:
 def _person(conn: Connection, case: Case) -> Person:
     person = find_by_id(conn, case.customer_id) if case.customer_id is not None else None
     if person is None:
-        raise CaseError(CaseCode.ALREADY_ERASED, "the customer of this case has been erased",
-                        "id", base=Code.NOT_FOUND)
+        raise ServiceError(Code.ALREADY_ERASED, "the customer of this case has been erased", "id")
     return person
 
 
@@ -112,7 +110,7 @@ def _execute(conn: Connection, rights: Rights, actor: Actor, ref: str, given: Ex
     case = load(conn, ref=ref, lock=True)
     values = _check(case.kind, given)
     if case.status in ("completed", "rejected"):
-        raise CaseError(CaseCode.CASE_CLOSED, f"the case is {case.status}; no further step", "id")
+        raise ServiceError(Code.CASE_CLOSED, f"the case is {case.status}; no further step", "id")
     person = _person(conn, case)
     case = start_case(conn, trail, ref)
     out = Outcome(case)
@@ -151,7 +149,7 @@ def document_for(conn: Connection, rights: Rights, actor: Actor, ref: str) -> di
     if case.kind not in ("access", "export"):
         raise ServiceError(Code.INVALID_INPUT, "only access and export cases have a document", "caseId")
     if case.status == "rejected":
-        raise CaseError(CaseCode.CASE_CLOSED, "the case was rejected", "caseId")
+        raise ServiceError(Code.CASE_CLOSED, "the case was rejected", "caseId")
     person = _person(conn, case)
     rights.trail(actor).step(conn, "rights.document", person.id, {"case": case.ref, "kind": case.kind})
     return export.build(conn, rights.vault, rights.pseudonyms.for_audit(), rights.purposes, person, case.kind)

@@ -63,7 +63,7 @@ def _recorder(ctx: RequestContext) -> service.Recorder:
     services = ctx.services
     return service.Recorder(
         services.purposes, services.signer, ctx.caller.app_id,
-        services.pseudonyms.for_app(ctx.caller.app_id),
+        services.pseudonyms.for_app(ctx.caller.app_id), services.vault,
     )
 
 

@@ -101,7 +101,7 @@ def _many(ctx: RequestContext, found: list[cases.Case]) -> list[RightsCase]:
 def _visible(ctx: RequestContext, ref: str) -> cases.Case:
     """The case `ref` if this caller may see it: every case, or those its app opened."""
     how = _require(ctx, "read", "read_own")
-    case = cases.load(ctx.conn, ref=ref)
+    case = cases.load(ctx.conn, ctx.services.vault, ref=ref)
     if how == "read_own" and case.opened_app_id != ctx.caller.app_id:
         raise ServiceError(Code.NOT_FOUND, "no case with this id", "id")
     return case
@@ -142,7 +142,7 @@ class RightsQuery:
         if not 1 <= first <= MAX_CASES:
             raise ServiceError(Code.INVALID_INPUT, f"first must be between 1 and {MAX_CASES}", "first")
         own = ctx.caller.app_id if how == "read_own" else None
-        return _many(ctx, cases.list_cases(ctx.conn, status=status, kind=kind, opened_app_id=own,
+        return _many(ctx, cases.list_cases(ctx.conn, ctx.services.vault, status=status, kind=kind, opened_app_id=own,
                                            limit=first))
 
     @strawberry.field(description="One data subject request by its id.")
@@ -157,7 +157,7 @@ class RightsQuery:
         ctx = info.context
         _begin(ctx, "overdueRightsCases")
         _require(ctx, "read")
-        return _many(ctx, cases.list_cases(ctx.conn, overdue_on=utcnow().date(), limit=MAX_CASES))
+        return _many(ctx, cases.list_cases(ctx.conn, ctx.services.vault, overdue_on=utcnow().date(), limit=MAX_CASES))
 
     @strawberry.field(description="The document of an access or export case (JSON), built now.")
     def rights_export(self, info: Ctx, case_id: strawberry.ID) -> str:
@@ -165,7 +165,7 @@ class RightsQuery:
         _begin(ctx, "rightsExport")
         _require(ctx, "execute")
         doc = document_for(ctx.conn, _rights(ctx), _actor(ctx, "rightsExport"), str(case_id))
-        case = cases.load(ctx.conn, ref=str(case_id))
+        case = cases.load(ctx.conn, ctx.services.vault, ref=str(case_id))
         ctx.audit.extra["case"] = case.ref
         if case.customer_id is not None:
             ctx.audit.subjects.append((case.customer_id, Code.ALLOWED.value))
@@ -240,7 +240,7 @@ class RightsMutation:
                 changes=[(f.name, f.value) for f in input.fields or ()],
                 objection_scope=input.objection_scope, lift=input.lift,
             )
-            before = cases.load(ctx.conn, ref=str(input.id))
+            before = cases.load(ctx.conn, ctx.services.vault, ref=str(input.id))
             if before.customer_id is not None:
                 ctx.audit.subjects.append((before.customer_id, Code.ALLOWED.value))
             done = execute_case(ctx.conn, _rights(ctx), _actor(ctx, "executeRightsCase"),

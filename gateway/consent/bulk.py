@@ -4,7 +4,10 @@ Import validates every row in Python (the same checks as the service), then appe
 good rows in batches: one multi-row INSERT per batch that skips idempotency keys already
 present, and one multi-row upsert of the derived state that only moves forward. The
 idempotency key is the row's `idempotency_key` column or, without one, a hash of the row's
-content, so importing the same file twice changes nothing.
+content, so importing the same file twice changes nothing. Evidence is sealed under each
+customer's data key (gateway/consent/sealing.py) after validation, one key unwrap per customer
+per import; the implicit idempotency key is derived from the plaintext, so a re-import still
+matches.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gateway.consent import bulk_pg
 from gateway.consent.ledger import CONSENT_ACTIONS, SOURCE_CHANNELS
 from gateway.consent.purposes import Purposes
+from gateway.consent.sealing import Keys, open_evidence, seal_evidence
 from gateway.consent.service import check_jurisdiction, fz_details
 from gateway.consent.tables import consent_events, consent_state
 from gateway.consent.validation import (
@@ -40,6 +44,7 @@ from gateway.consent.validation import (
 )
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
+from gateway.privacy.vault import Vault
 from gateway.profile.tables import customers
 from gateway.store.types import utcnow
 
@@ -153,9 +158,10 @@ def _subjects(conn: Connection, ids: set[int]) -> dict[int, tuple[str, str | Non
 
 
 def validate_all(
-    conn: Connection, rows: Iterable[tuple[int, dict[str, Any] | None]], purposes: Purposes
+    conn: Connection, rows: Iterable[tuple[int, dict[str, Any] | None]], purposes: Purposes,
+    vault: Vault,
 ) -> tuple[list[dict[str, Any]], list[Rejected], int]:
-    """Every row validated: (good event rows, rejections, rows read)."""
+    """Every row validated, evidence sealed: (good event rows, rejections, rows read)."""
     now = utcnow()
     good: list[tuple[int, dict[str, Any]]] = []
     rejected: list[Rejected] = []
@@ -173,6 +179,8 @@ def validate_all(
     subjects = _subjects(conn, {v["customer_id"] for _, v in good})
     events: list[dict[str, Any]] = []
     details: dict[str, dict[str, Any]] = {}
+    keys = Keys(conn, vault)
+    keys.load(v["customer_id"] for _, v in good if v["evidence"] is not None)
     for line, values in good:
         subject = subjects.get(values["customer_id"])
         if subject is None:
@@ -184,6 +192,12 @@ def validate_all(
             check_jurisdiction(notice, values["action"], jurisdiction)
         except ServiceError as exc:
             rejected.append(Rejected(line, exc.code.value, "notice_version", exc.message))
+            continue
+        try:
+            values["evidence"] = seal_evidence(keys, "consent_events", values["customer_id"],
+                                               values["evidence"])
+        except ServiceError as exc:
+            rejected.append(Rejected(line, exc.code.value, "evidence", exc.message))
             continue
         values["notice_text_sha256"] = text_sha256(notice_text(notice, language))
         fz = jurisdiction == "152-fz" and values["action"] == "grant"
@@ -264,15 +278,19 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def export_rows(conn: Connection) -> Iterator[dict[str, Any]]:
-    """Every consent event, oldest first, in the import's column layout."""
+def export_rows(conn: Connection, vault: Vault) -> Iterator[dict[str, Any]]:
+    """Every consent event, oldest first, in the import's column layout (evidence opened)."""
     e = consent_events
     result = conn.execution_options(yield_per=BATCH).execute(
         select(*(e.c[name] for name in COLUMNS)).order_by(e.c.id))
-    for row in result:
-        out = dict(row._mapping)
-        out["occurred_at"], out["expires_at"] = _iso(out["occurred_at"]), _iso(out["expires_at"])
-        yield out
+    for part in result.partitions():
+        keys = Keys(conn, vault)  # one unwrap per customer per partition, then dropped
+        keys.load(int(r.customer_id) for r in part if r.customer_id is not None and r.evidence is not None)
+        for row in part:
+            out = dict(row._mapping)
+            out["evidence"] = open_evidence(keys, "consent_events", out["customer_id"], out["evidence"])
+            out["occurred_at"], out["expires_at"] = _iso(out["occurred_at"]), _iso(out["expires_at"])
+            yield out
 
 
 def write_export(rows: Iterable[dict[str, Any]], out: io.TextIOBase | Any, fmt: str) -> int:

@@ -19,7 +19,7 @@ SELECT * FROM unnest(
     CAST(:customer_id AS integer[]), CAST(:purpose AS varchar[]), CAST(:notice_version AS integer[]),
     CAST(:action AS varchar[]), CAST(:occurred_at AS timestamptz[]),
     CAST(:recorded_at AS timestamptz[]), CAST(:source_channel AS varchar[]),
-    CAST(:app_id AS integer[]), CAST(:evidence AS varchar[]), CAST(:expires_at AS timestamptz[]),
+    CAST(:app_id AS integer[]), CAST(:evidence AS bytea[]), CAST(:expires_at AS timestamptz[]),
     CAST(:notice_text_sha256 AS varchar[]), CAST(:details AS json[]),
     CAST(:idempotency_key AS varchar[]))
 ON CONFLICT (idempotency_key) DO NOTHING

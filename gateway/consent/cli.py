@@ -172,9 +172,11 @@ def consents_import(file: Path, fmt: str, mode: str, report: Path | None) -> Non
     from gateway.audit.service import AuditEntry, write_entry
     from gateway.consent.bulk import import_events, read_rows, validate_all
     from gateway.consent.purposes import load_purposes
+    from gateway.privacy.vault import vault_for
     from gateway.store.db import make_engine
 
     settings = Settings.from_env()
+    vault = vault_for(settings)
     known = load_purposes(settings.policy_dir / "purposes.yaml")
     audit, signer = _auditor(settings)
     engine = make_engine(settings.database_url)
@@ -185,7 +187,7 @@ def consents_import(file: Path, fmt: str, mode: str, report: Path | None) -> Non
                 total = max(_line_count(file) - (fmt == "csv"), 1)
                 task = bar.add_task("validating rows", total=total)
                 lines = _counted(read_rows(file, fmt), bar, task, total)
-                events, rejected, rows = validate_all(conn, lines, known)
+                events, rejected, rows = validate_all(conn, lines, known, vault)
             if report is not None:
                 _write_report(report, rejected)
             for r in rejected[:20]:
@@ -218,14 +220,16 @@ def consents_export(fmt: str, output: Path) -> None:
     """Export every consent event (import's layout) to OUTPUT; the export is itself audited."""
     from gateway.audit.service import AuditEntry, write_entry
     from gateway.consent.bulk import export_rows, write_export
+    from gateway.privacy.vault import vault_for
     from gateway.store.db import make_engine
 
     settings = Settings.from_env()
+    vault = vault_for(settings)
     audit, signer = _auditor(settings)
     engine = make_engine(settings.database_url)
     try:
         with engine.begin() as conn, output.open("w", encoding="utf-8", newline="") as fh:
-            count = write_export(export_rows(conn), fh, fmt)
+            count = write_export(export_rows(conn, vault), fh, fmt)
             entry = AuditEntry(actor_type="system", actor="cli", action="consent.export",
                                operation="consents export", extra={"format": fmt, "events": count})
             write_entry(conn, entry, audit, signer, settings)

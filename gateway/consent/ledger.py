@@ -48,14 +48,15 @@ def append_consent(
     source_channel: str,
     occurred_at: datetime | None = None,
     app_id: int | None = None,
-    evidence: str | None = None,
+    evidence: bytes | None = None,
     expires_at: datetime | None = None,
     notice_text_sha256: str | None = None,
     details: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
 ) -> int:
     """Append a consent event and project it; return the event id. Inputs are validated by
-    the caller (the consent service); this function trusts them."""
+    the caller (the consent service); this function trusts them. `evidence` comes sealed
+    (gateway/consent/sealing.py `seal_evidence`)."""
     now = utcnow()
     when = occurred_at or now
     event_id = int(conn.execute(
@@ -87,7 +88,7 @@ def append_preference(
     cap_count: int | None = None,
     cap_period_days: int | None = None,
     app_id: int | None = None,
-    evidence: str | None = None,
+    evidence: bytes | None = None,
     idempotency_key: str | None = None,
 ) -> int:
     """Append a channel, objection or restriction event and project it; return its id."""

@@ -22,6 +22,7 @@ from gateway.consent.ledger import (
 from gateway.consent.notices import Notice
 from gateway.consent.purposes import CHANNELS, Purposes
 from gateway.consent.receipts import Receipt, issue_receipt, new_receipt_id
+from gateway.consent.sealing import Keys, seal_evidence
 from gateway.consent.validation import (
     CHANNEL_VALUES,
     OBJECTIONS,
@@ -40,6 +41,7 @@ from gateway.errors import ServiceError
 from gateway.policy.codes import Code
 from gateway.privacy.pseudonyms import Pseudonymizer
 from gateway.privacy.signing import Signer
+from gateway.privacy.vault import Vault
 from gateway.profile.tables import customers
 from gateway.store.types import utcnow
 
@@ -49,12 +51,14 @@ MAX_CAP_DAYS = 366
 
 @dataclass(frozen=True)
 class Recorder:
-    """Who records a choice: the calling app (None for the CLI) and how receipts name people."""
+    """Who records a choice: the calling app (None for the CLI), how receipts name people,
+    and the vault that seals evidence under the customer's data key."""
 
     purposes: Purposes
     signer: Signer
     app_id: int | None
     pseudonyms: Pseudonymizer
+    vault: Vault
 
 
 @dataclass(frozen=True)
@@ -156,11 +160,12 @@ def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) ->
     details = fz_details(recorder.purposes, purpose.name, notice) if (
         subject.jurisdiction == "152-fz" and action == "grant"
     ) else None
+    sealed = seal_evidence(Keys(conn, recorder.vault), "consent_events", subject.id, evidence)
     receipt_id = new_receipt_id()
     event_id = append_consent(
         conn, customer_id=subject.id, purpose=purpose.name, notice_version=notice.version,
         action=action, source_channel=channel, occurred_at=occurred, app_id=recorder.app_id,
-        evidence=evidence, expires_at=expires, notice_text_sha256=digest, details=details,
+        evidence=sealed, expires_at=expires, notice_text_sha256=digest, details=details,
         idempotency_key=receipt_id,
     )
     claims: dict[str, Any] = {
@@ -184,11 +189,12 @@ def _record_preference(
     occurred, _ = check_times(parse_instant(given.occurred_at, "occurredAt"), None, now)
     evidence = check_evidence(given.evidence)
     subject = find_subject(conn, given.customer_id)
+    sealed = seal_evidence(Keys(conn, recorder.vault), "preference_events", subject.id, evidence)
     receipt_id = new_receipt_id()
     event_id = append_preference(
         conn, customer_id=subject.id, kind=kind, key=key, value=value, source_channel=channel,
         occurred_at=occurred, cap_count=cap[0] if cap else None,
-        cap_period_days=cap[1] if cap else None, app_id=recorder.app_id, evidence=evidence,
+        cap_period_days=cap[1] if cap else None, app_id=recorder.app_id, evidence=sealed,
         idempotency_key=receipt_id,
     )
     claims: dict[str, Any] = {

@@ -3,6 +3,10 @@
 Events are never updated or deleted (except by erasure). The `*_state` tables are a
 projection of the latest event per key, written in the same transaction as the event, so
 that a read decides with one indexed lookup instead of replaying the history.
+
+`evidence` is free text that may name the person: sealed under the customer's data key
+(gateway/consent/sealing.py). Event ids are never reused on SQLite (AUTOINCREMENT): they
+appear in signed receipts and in the proofs an erasure keeps.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -33,11 +38,12 @@ consent_events = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     Column("source_channel", String(16), nullable=False),  # portal, web_form, call_center, import, api
     Column("app_id", Integer, ForeignKey("apps.id"), nullable=True),
-    Column("evidence", String(200)),
+    Column("evidence", LargeBinary),  # sealed (gateway/consent/sealing.py)
     Column("expires_at", UTCDateTime),
     Column("notice_text_sha256", String(64)),
     Column("details", JSON),
     Column("idempotency_key", String(128), unique=True),
+    sqlite_autoincrement=True,  # ids are in receipts and kept proofs: never handed out twice
 )
 
 consent_state = Table(
@@ -71,8 +77,9 @@ preference_events = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     Column("source_channel", String(16), nullable=False),
     Column("app_id", Integer, ForeignKey("apps.id"), nullable=True),
-    Column("evidence", String(200)),
+    Column("evidence", LargeBinary),  # sealed (gateway/consent/sealing.py)
     Column("idempotency_key", String(128), unique=True),
+    sqlite_autoincrement=True,
 )
 
 preference_state = Table(

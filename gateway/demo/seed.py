@@ -18,6 +18,7 @@ from faker import Faker
 from sqlalchemy import Engine, Table, func, select, text
 
 from gateway.consent.purposes import Purposes
+from gateway.consent.sealing import seal_rows
 from gateway.consent.tables import (
     consent_events,
     consent_state,
@@ -185,6 +186,8 @@ def seed_demo(
         with engine.begin() as conn:
             keys = add_customers(conn, vault, rows["customers"])
             add_source_records(conn, vault, rows["source_records"], keys)
+            seal_rows(keys, rows["consent_events"], "consent_events")
+            seal_rows(keys, rows["preference_events"], "preference_events")
             for table in INSERT_ORDER[2:]:
                 if rows[table.name]:
                     conn.execute(table.insert(), rows[table.name])

@@ -14,8 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
+from gateway.consent.sealing import Keys
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
+from gateway.privacy.vault import Vault
 from gateway.rights.deadlines import (
     JURISDICTIONS,
     KINDS,
@@ -25,6 +27,7 @@ from gateway.rights.deadlines import (
 )
 from gateway.rights.subjects import Person
 from gateway.rights.tables import rights_case_steps, rights_cases
+from gateway.rights.texts import open_texts, seal_text
 from gateway.rights.trail import Trail
 from gateway.store.types import utcnow
 
@@ -36,7 +39,8 @@ MAX_LIST = 500
 
 @dataclass(frozen=True)
 class Case:
-    """A case as stored (the person is its internal id, None once erased)."""
+    """A case as stored, its texts opened (the person is its internal id, None once erased;
+    the texts are None then too: their key is destroyed)."""
 
     id: int
     ref: str
@@ -72,8 +76,10 @@ class Case:
         return term_of(self.jurisdiction, self.kind).basis
 
 
-def _case(row: Any) -> Case:
-    return Case(**{name: row._mapping[name] for name in Case.__dataclass_fields__})
+def _case(row: Any, keys: Keys) -> Case:
+    values = {name: row._mapping[name] for name in Case.__dataclass_fields__}
+    values.update(open_texts(keys, row))
+    return Case(**values)
 
 
 def _text(value: str | None, field: str, required: bool = False) -> str | None:
@@ -116,20 +122,22 @@ def open_case(conn: Connection, trail: Trail, person: Person, kind: str, *,
         raise ServiceError(Code.INVALID_INPUT, "a request cannot be received in the future", "receivedAt")
     text = _text(note, "note")
     a = trail.actor
+    ref = str(uuid.uuid4())
+    sealed = seal_text(Keys(conn, trail.vault), person.id, ref, "note", text)
     case_id = int(conn.execute(insert(rights_cases).values(
-        ref=str(uuid.uuid4()), customer_id=person.id,
+        ref=ref, customer_id=person.id,
         subject_ref=trail.audit.customer_id(person.id), kind=kind, jurisdiction=where,
         status="open", received_at=received, due_on=due_date(received.date(), where, kind),
-        note=text, opened_by=a.name, opened_app_id=a.app_id, updated_at=now,
+        note=sealed, opened_by=a.name, opened_app_id=a.app_id, updated_at=now,
     ).returning(rights_cases.c.id)).scalar_one())
-    case = load(conn, case_id=case_id)
+    case = load(conn, trail.vault, case_id=case_id)
     _step(conn, trail, case, "opened", "open", {"due_on": case.due_on.isoformat()})
     return case
 
 
-def load(conn: Connection, *, ref: str | None = None, case_id: int | None = None,
+def load(conn: Connection, vault: Vault, *, ref: str | None = None, case_id: int | None = None,
          lock: bool = False) -> Case:
-    """One case by its public id (or internal id); NOT_FOUND when there is none."""
+    """One case by its public id (or internal id), texts opened; NOT_FOUND when there is none."""
     stmt = select(rights_cases)
     stmt = stmt.where(rights_cases.c.ref == ref) if ref is not None else stmt.where(
         rights_cases.c.id == case_id)
@@ -138,7 +146,7 @@ def load(conn: Connection, *, ref: str | None = None, case_id: int | None = None
     row = conn.execute(stmt).first()
     if row is None:
         raise ServiceError(Code.NOT_FOUND, "no case with this id", "id")
-    return _case(row)
+    return _case(row, Keys(conn, vault))
 
 
 def _active(case: Case) -> None:
@@ -146,19 +154,23 @@ def _active(case: Case) -> None:
         raise ServiceError(Code.CASE_CLOSED, f"the case is {case.status}; no further step", "id")
 
 
-def _set(conn: Connection, case: Case, **values: Any) -> Case:
+def _set(conn: Connection, vault: Vault, case: Case, **values: Any) -> Case:
     conn.execute(update(rights_cases).where(rights_cases.c.id == case.id)
                  .values(**values, updated_at=utcnow()))
-    return load(conn, case_id=case.id)
+    return load(conn, vault, case_id=case.id)
+
+
+def _sealed(conn: Connection, vault: Vault, case: Case, column: str, text: str | None) -> bytes | None:
+    return seal_text(Keys(conn, vault), case.customer_id, case.ref, column, text)
 
 
 def start_case(conn: Connection, trail: Trail, ref: str) -> Case:
     """open -> in_progress (someone works on it)."""
-    case = load(conn, ref=ref, lock=True)
+    case = load(conn, trail.vault, ref=ref, lock=True)
     _active(case)
     if case.status == "in_progress":
         return case  # starting twice is a no-op, not an error
-    case = _set(conn, case, status="in_progress")
+    case = _set(conn, trail.vault, case, status="in_progress")
     _step(conn, trail, case, "started", "in_progress")
     return case
 
@@ -166,7 +178,7 @@ def start_case(conn: Connection, trail: Trail, ref: str) -> Case:
 def extend_case(conn: Connection, trail: Trail, ref: str, reason: str) -> Case:
     """Extend the term once, where the law allows it, for a recorded reason."""
     text = _text(reason, "reason", required=True)
-    case = load(conn, ref=ref, lock=True)
+    case = load(conn, trail.vault, ref=ref, lock=True)
     _active(case)
     if case.extended_to is not None:
         raise ServiceError(Code.EXTENSION_NOT_ALLOWED, "the term was extended already", "id")
@@ -174,7 +186,8 @@ def extend_case(conn: Connection, trail: Trail, ref: str, reason: str) -> Case:
     if extended is None:
         raise ServiceError(Code.EXTENSION_NOT_ALLOWED,
                            f"{case.basis} allows no extension of this term", "id")
-    case = _set(conn, case, extended_to=extended, extension_reason=text)
+    case = _set(conn, trail.vault, case, extended_to=extended,
+                extension_reason=_sealed(conn, trail.vault, case, "extension_reason", text))
     _step(conn, trail, case, "extended", case.status, {"extended_to": extended.isoformat()})
     return case
 
@@ -182,9 +195,11 @@ def extend_case(conn: Connection, trail: Trail, ref: str, reason: str) -> Case:
 def reject_case(conn: Connection, trail: Trail, ref: str, reason: str) -> Case:
     """Close the case without carrying out the right (e.g. identity not verified)."""
     text = _text(reason, "reason", required=True)
-    case = load(conn, ref=ref, lock=True)
+    case = load(conn, trail.vault, ref=ref, lock=True)
     _active(case)
-    case = _set(conn, case, status="rejected", rejection_reason=text, closed_at=utcnow())
+    case = _set(conn, trail.vault, case, status="rejected",
+                rejection_reason=_sealed(conn, trail.vault, case, "rejection_reason", text),
+                closed_at=utcnow())
     _step(conn, trail, case, "rejected", "rejected")
     return case
 
@@ -195,15 +210,16 @@ def complete_case(conn: Connection, trail: Trail, case: Case, outcome: dict[str,
     `case` is the case as it was before the right was carried out: after an erasure it still
     names the customer, so the entry carries their audit pseudonym.
     """
-    done = _set(conn, case, status="completed", outcome=outcome, closed_at=utcnow())
+    done = _set(conn, trail.vault, case, status="completed", outcome=outcome, closed_at=utcnow())
     _step(conn, trail, done, "completed", "completed", {"outcome": outcome}, case.customer_id)
     return done
 
 
-def list_cases(conn: Connection, *, status: str | None = None, kind: str | None = None,
+def list_cases(conn: Connection, vault: Vault, *, status: str | None = None, kind: str | None = None,
                opened_app_id: int | None = None, overdue_on: date | None = None,
                subject_ref: str | None = None, limit: int = MAX_LIST) -> list[Case]:
-    """Cases, oldest deadline first; `overdue_on`: only those still open after their term."""
+    """Cases, oldest deadline first, texts opened (one key unwrap per customer);
+    `overdue_on`: only those still open after their term."""
     if status is not None and status not in STATUSES:
         raise ServiceError(Code.INVALID_INPUT, f"status must be one of {', '.join(STATUSES)}", "status")
     if kind is not None and kind not in KINDS:
@@ -224,7 +240,9 @@ def list_cases(conn: Connection, *, status: str | None = None, kind: str | None 
             or_(c.extended_to < overdue_on, (c.extended_to.is_(None)) & (c.due_on < overdue_on)),
         )
     rows = conn.execute(stmt.order_by(c.due_on, c.id).limit(limit)).all()
-    return [_case(r) for r in rows]
+    keys = Keys(conn, vault)
+    keys.load(int(r.customer_id) for r in rows if r.customer_id is not None)
+    return [_case(r, keys) for r in rows]
 
 
 def steps_of(conn: Connection, case_ids: list[int]) -> dict[int, list[dict[str, Any]]]:

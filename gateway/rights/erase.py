@@ -7,8 +7,9 @@ In one transaction (the caller's):
    deleted with their projected state;
 3. interactions, orders and source records are deleted;
 4. the customer's data key and blind indexes are destroyed (gateway/privacy);
-5. staff's free text on the person's cases is scrubbed of the person's identifiers, the
-   cases lose their link to the customer row (they keep the audit pseudonym);
+5. the person's cases lose their link to the customer row (they keep the audit pseudonym);
+   staff's free text on them is sealed under the destroyed key (gateway/rights/texts.py), so
+   it reads as null from now on: crypto-shredding, nothing to scrub;
 6. the customer row is deleted, and the erasure is recorded (tombstone, counts).
 Audit entries stay: they hold only pseudonyms.
 
@@ -20,13 +21,13 @@ SQLite zeroes what it deletes.
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
+from gateway.consent.sealing import Keys, open_evidence
 from gateway.consent.tables import (
     consent_events,
     consent_state,
@@ -37,11 +38,9 @@ from gateway.privacy.vault import Vault
 from gateway.profile.tables import customers, interactions, orders, source_records
 from gateway.rights import held as _held  # noqa: F401  (registers the core sections)
 from gateway.rights.sections import sections
-from gateway.rights.subjects import IDENTIFYING, destroy_keys, read_profile
+from gateway.rights.subjects import destroy_keys
 from gateway.rights.tables import rights_cases, rights_erasures, rights_ledger_proofs
 from gateway.store.types import utcnow
-
-SCRUBBED = "[erased]"
 
 
 @dataclass(frozen=True)
@@ -56,8 +55,11 @@ def _sha256(text: str | None) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest() if text else None
 
 
-def _keep_proofs(conn: Connection, customer_id: int, tombstone: str) -> int:
+def _keep_proofs(conn: Connection, vault: Vault, customer_id: int, tombstone: str) -> int:
+    """Copy the ledger events as proofs; evidence hashed in the clear (opened before the key
+    is destroyed), so a proof can still be matched against the original form or call."""
     ce, pe = consent_events.c, preference_events.c
+    keys = Keys(conn, vault)
     rows: list[dict[str, Any]] = []
     for r in conn.execute(select(consent_events).where(ce.customer_id == customer_id)):
         rows.append({
@@ -65,7 +67,7 @@ def _keep_proofs(conn: Connection, customer_id: int, tombstone: str) -> int:
             "notice_version": r.notice_version, "kind": None, "key": None, "action": r.action,
             "occurred_at": r.occurred_at, "recorded_at": r.recorded_at,
             "source_channel": r.source_channel, "app_id": r.app_id, "expires_at": r.expires_at,
-            "notice_text_sha256": r.notice_text_sha256, "evidence_sha256": _sha256(r.evidence),
+            "notice_text_sha256": r.notice_text_sha256, "evidence_sha256": _sha256(open_evidence(keys, "consent_events", customer_id, r.evidence)),
         })
     for r in conn.execute(select(preference_events).where(pe.customer_id == customer_id)):
         rows.append({
@@ -73,7 +75,8 @@ def _keep_proofs(conn: Connection, customer_id: int, tombstone: str) -> int:
             "notice_version": None, "kind": r.kind, "key": r.key, "action": r.value,
             "occurred_at": r.occurred_at, "recorded_at": r.recorded_at,
             "source_channel": r.source_channel, "app_id": r.app_id, "expires_at": None,
-            "notice_text_sha256": None, "evidence_sha256": _sha256(r.evidence),
+            "notice_text_sha256": None,
+            "evidence_sha256": _sha256(open_evidence(keys, "preference_events", customer_id, r.evidence)),
         })
     if rows:
         conn.execute(insert(rights_ledger_proofs), rows)
@@ -84,44 +87,26 @@ def _delete(conn: Connection, table: Table, customer_id: int) -> int:
     return int(conn.execute(delete(table).where(table.c.customer_id == customer_id)).rowcount or 0)
 
 
-def _scrub(text: str | None, needles: list[str]) -> str | None:
-    if not text:
-        return text
-    for needle in needles:
-        text = re.sub(re.escape(needle), SCRUBBED, text, flags=re.IGNORECASE)
-    return text
-
-
-def _scrub_cases(conn: Connection, customer_id: int, profile: dict[str, Any]) -> int:
-    needles = sorted({str(profile[c]).strip() for c in IDENTIFYING if profile.get(c)},
-                     key=len, reverse=True)
+def _unlink_cases(conn: Connection, customer_id: int) -> int:
     c = rights_cases.c
-    rows = conn.execute(select(c.id, c.note, c.extension_reason, c.rejection_reason)
-                        .where(c.customer_id == customer_id)).all()
-    for row in rows:
-        conn.execute(update(rights_cases).where(c.id == row.id).values(
-            customer_id=None, note=_scrub(row.note, needles),
-            extension_reason=_scrub(row.extension_reason, needles),
-            rejection_reason=_scrub(row.rejection_reason, needles),
-        ))
-    return len(rows)
+    return int(conn.execute(update(rights_cases).where(c.customer_id == customer_id)
+                            .values(customer_id=None)).rowcount or 0)
 
 
 def erase_customer(conn: Connection, vault: Vault, customer_id: int, *, subject_ref: str, actor: str,
                    jurisdiction: str, case_id: int | None = None) -> Erasure:
     """Erase customer `customer_id` (who must exist) on `conn`; the caller commits."""
-    profile = read_profile(conn, vault, customer_id)
     tombstone = "t_" + uuid.uuid4().hex
     counts: dict[str, int] = {}
     for section in sections():
         if section.erase is not None:
             counts[section.name] = section.erase(conn, vault, customer_id)
-    counts["ledger_proofs_kept"] = _keep_proofs(conn, customer_id, tombstone)
+    counts["ledger_proofs_kept"] = _keep_proofs(conn, vault, customer_id, tombstone)
     for table in (consent_state, preference_state, consent_events, preference_events,
                   interactions, orders, source_records):
         counts[str(table.name)] = _delete(conn, table, customer_id)
     counts["keys"] = destroy_keys(conn, customer_id)
-    counts["cases_unlinked"] = _scrub_cases(conn, customer_id, profile)
+    counts["cases_unlinked"] = _unlink_cases(conn, customer_id)
     counts["customers"] = int(conn.execute(
         delete(customers).where(customers.c.id == customer_id)).rowcount or 0)
     conn.execute(insert(rights_erasures).values(

@@ -93,8 +93,9 @@ def build(conn: Connection, vault: Vault, audit: Pseudonymizer, purposes: Purpos
     doc["reads"] = {"by_app_and_purpose": _summary(items), "entries": items}
     doc["requests"] = [
         {"id": c.ref, "kind": c.kind, "status": c.status, "received_at": c.received_at,
-         "due_on": c.deadline, "closed_at": c.closed_at}
-        for c in list_cases(conn, subject_ref=audit.customer_id(person.id))
+         "due_on": c.deadline, "closed_at": c.closed_at, "note": c.note,
+         "extension_reason": c.extension_reason, "rejection_reason": c.rejection_reason}
+        for c in list_cases(conn, vault, subject_ref=audit.customer_id(person.id))
     ]
     if kind == "access":
         doc["processing"] = _processing(purposes)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from gateway.consent.sealing import Keys, open_evidence
 from gateway.consent.tables import consent_events, consent_state, preference_events
 from gateway.privacy.vault import Vault
 from gateway.profile.reader import cents
@@ -45,38 +46,47 @@ def interaction_list(conn: Connection, _vault: Vault, customer_id: int) -> list[
                  .where(i.customer_id == customer_id).order_by(i.occurred_at, i.id))
 
 
-def consents(conn: Connection, _vault: Vault, customer_id: int) -> dict[str, Any]:
-    """The current consent per purpose and the full history of consent events."""
+def _opened(conn: Connection, vault: Vault, table: str, customer_id: int,
+            rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = Keys(conn, vault)
+    for row in rows:
+        row["evidence"] = open_evidence(keys, table, customer_id, row["evidence"])
+    return rows
+
+
+def consents(conn: Connection, vault: Vault, customer_id: int) -> dict[str, Any]:
+    """The current consent per purpose and the full history of consent events (evidence opened)."""
     cs, ce = consent_state.c, consent_events.c
     return {
         "current": _rows(conn, select(cs.purpose, cs.action, cs.notice_version, cs.occurred_at,
                                       cs.expires_at)
                          .where(cs.customer_id == customer_id).order_by(cs.purpose)),
-        "history": _rows(conn, select(ce.id.label("event_id"), ce.purpose, ce.notice_version,
-                                      ce.action, ce.occurred_at, ce.recorded_at,
-                                      ce.source_channel, ce.evidence, ce.expires_at,
-                                      ce.notice_text_sha256, ce.details)
-                         .where(ce.customer_id == customer_id).order_by(ce.occurred_at, ce.id)),
+        "history": _opened(conn, vault, "consent_events", customer_id, _rows(
+            conn, select(ce.id.label("event_id"), ce.purpose, ce.notice_version, ce.action,
+                         ce.occurred_at, ce.recorded_at, ce.source_channel, ce.evidence,
+                         ce.expires_at, ce.notice_text_sha256, ce.details)
+            .where(ce.customer_id == customer_id).order_by(ce.occurred_at, ce.id))),
     }
 
 
-def _preferences(conn: Connection, customer_id: int, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+def _preferences(conn: Connection, vault: Vault, customer_id: int,
+                 kinds: tuple[str, ...]) -> list[dict[str, Any]]:
     pe = preference_events.c
-    return _rows(conn, select(pe.id.label("event_id"), pe.kind, pe.key, pe.value, pe.cap_count,
+    return _opened(conn, vault, "preference_events", customer_id, _rows(conn, select(pe.id.label("event_id"), pe.kind, pe.key, pe.value, pe.cap_count,
                               pe.cap_period_days, pe.occurred_at, pe.recorded_at,
                               pe.source_channel, pe.evidence)
                  .where(pe.customer_id == customer_id, pe.kind.in_(kinds))
-                 .order_by(pe.occurred_at, pe.id))
+                 .order_by(pe.occurred_at, pe.id)))
 
 
-def channels(conn: Connection, _vault: Vault, customer_id: int) -> list[dict[str, Any]]:
+def channels(conn: Connection, vault: Vault, customer_id: int) -> list[dict[str, Any]]:
     """Every channel opt-in and opt-out with its frequency cap, oldest first."""
-    return _preferences(conn, customer_id, ("channel",))
+    return _preferences(conn, vault, customer_id, ("channel",))
 
 
-def objections(conn: Connection, _vault: Vault, customer_id: int) -> list[dict[str, Any]]:
+def objections(conn: Connection, vault: Vault, customer_id: int) -> list[dict[str, Any]]:
     """The history of objections (Art. 21) and restrictions (Art. 18), oldest first."""
-    return _preferences(conn, customer_id, ("objection", "restriction"))
+    return _preferences(conn, vault, customer_id, ("objection", "restriction"))
 
 
 for _section in (

@@ -45,7 +45,7 @@ class Rights:
 
     def trail(self, actor: Actor, **extra: Any) -> Trail:
         """The audit trail of `actor`'s steps."""
-        return Trail(self.pseudonyms.for_audit(), self.signer, self.settings, actor, extra)
+        return Trail(self.pseudonyms.for_audit(), self.signer, self.settings, actor, self.vault, extra)
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def _person(conn: Connection, case: Case) -> Person:
 def _recorder(rights: Rights, actor: Actor) -> consent.Recorder:
     names = (rights.pseudonyms.for_app(actor.app_id) if actor.app_id is not None
              else rights.pseudonyms.for_audit())
-    return consent.Recorder(rights.purposes, rights.signer, actor.app_id, names)
+    return consent.Recorder(rights.purposes, rights.signer, actor.app_id, names, rights.vault)
 
 
 def _preference(case: Case, person: Person) -> consent.PreferenceInput:
@@ -107,7 +107,7 @@ def execute_case(conn: Connection, rights: Rights, actor: Actor, ref: str,
 
 def _execute(conn: Connection, rights: Rights, actor: Actor, ref: str, given: Execution) -> Outcome:
     trail = rights.trail(actor)
-    case = load(conn, ref=ref, lock=True)
+    case = load(conn, rights.vault, ref=ref, lock=True)
     values = _check(case.kind, given)
     if case.status in ("completed", "rejected"):
         raise ServiceError(Code.CASE_CLOSED, f"the case is {case.status}; no further step", "id")
@@ -145,7 +145,7 @@ def _execute(conn: Connection, rights: Rights, actor: Actor, ref: str, given: Ex
 
 def document_for(conn: Connection, rights: Rights, actor: Actor, ref: str) -> dict[str, Any]:
     """The document of an access or export case, rebuilt now (the read is audited)."""
-    case = load(conn, ref=ref)
+    case = load(conn, rights.vault, ref=ref)
     if case.kind not in ("access", "export"):
         raise ServiceError(Code.INVALID_INPUT, "only access and export cases have a document", "caseId")
     if case.status == "rejected":

@@ -40,8 +40,6 @@ RECTIFIABLE: dict[str, tuple[str, int | None]] = {
     "language": ("language", 8),
 }
 _INTERNAL = ("email_bidx", "phone_bidx", "card_bidx")
-# The person's own identifiers: what an erasure scrubs from staff's free text on their cases.
-IDENTIFYING = ("first_name", "last_name", "email", "phone", "street", "loyalty_card")
 
 
 @dataclass(frozen=True)

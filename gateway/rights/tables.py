@@ -3,8 +3,9 @@
 None of them holds a person's data in the clear. A case names its customer twice: by the
 internal id (for the work; set to NULL when the customer is erased) and by the audit log's
 pseudonym (`subject_ref`), which survives the erasure and matches the audit entries. Free
-text written by staff (an extension or rejection reason) is scrubbed of the person's own
-identifiers when the person is erased.
+text written by staff (the note, an extension or rejection reason) may quote the person: it
+is sealed under the customer's data key (gateway/rights/texts.py), so the erasure, which
+destroys that key, leaves it unreadable.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
-    Text,
 )
 
 from gateway.store.metadata import metadata
@@ -38,9 +39,9 @@ rights_cases = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("due_on", Date, nullable=False),  # the statutory term, before any extension
     Column("extended_to", Date),  # the extended term, when extended (once)
-    Column("note", Text),  # what the person asked, in staff's words (scrubbed on erasure)
-    Column("extension_reason", Text),
-    Column("rejection_reason", Text),
+    Column("note", LargeBinary),  # what the person asked, in staff's words (sealed)
+    Column("extension_reason", LargeBinary),  # sealed
+    Column("rejection_reason", LargeBinary),  # sealed
     Column("opened_by", String(100), nullable=False),  # the app's name, or `cli`
     Column("opened_app_id", Integer, ForeignKey("apps.id"), nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),

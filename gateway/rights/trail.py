@@ -16,6 +16,7 @@ from gateway.audit.writer import SignerLike
 from gateway.config import Settings
 from gateway.policy.codes import Code
 from gateway.privacy.pseudonyms import Pseudonymizer
+from gateway.privacy.vault import Vault
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Trail:
     signer: SignerLike
     settings: Settings
     actor: Actor
+    vault: Vault  # seals and opens the case's free text (gateway/rights/texts.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def step(self, conn: Connection, action: str, customer_id: int | None, detail: dict[str, Any]) -> int:

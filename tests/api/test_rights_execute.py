@@ -187,10 +187,12 @@ def test_erase_removes_the_person_keeps_proof_and_refuses_twice(gw: Gateway) -> 
     again = execute(gw, first["id"])
     other = execute(gw, second["id"])
     late_export = execute(gw, export["id"])
-    # then: completed; the case lost its customer, not its audit pseudonym; note scrubbed
+    # then: completed; the case lost its customer, not its audit pseudonym; the note, sealed
+    # under the destroyed key, reads as null (it read in the clear before)
+    assert first["note"] == f"asked by {values['email']}"
     case = result["case"]
     assert case["status"] == "completed" and case["customerId"] is None
-    assert case["note"] == "asked by [erased]"
+    assert case["note"] is None
     outcome = json.loads(case["outcome"])
     assert outcome["deleted"]["customers"] == 1 and outcome["deleted"]["keys"] == 1
     assert outcome["deleted"]["ledger_proofs_kept"] == 2

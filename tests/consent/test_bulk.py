@@ -25,7 +25,7 @@ def _rows(customers: list[int], count: int) -> list[tuple[int, dict[str, Any] | 
 
 def _import(gw: Gateway, rows: list[tuple[int, dict[str, Any] | None]]) -> tuple[int, int]:
     with gw.engine.begin() as conn:
-        events, rejected, _ = validate_all(conn, rows, gw.services.purposes)
+        events, rejected, _ = validate_all(conn, rows, gw.services.purposes, gw.services.vault)
         return import_events(conn, events), len(rejected)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy import create_engine, func, select
 
 from gateway.audit.tables import audit_events
 from gateway.cli import main
@@ -18,8 +18,9 @@ from gateway.consent.tables import consent_events, consent_state
 from gateway.privacy.keys import load_or_create_master_key
 from gateway.privacy.pseudonyms import PseudonymService
 from gateway.privacy.signing import Signer, b64url
-from gateway.profile.tables import customers
-from tests.harness import MASTER_KEY, REPO
+from gateway.privacy.vault import vault_for
+from gateway.profile.write import create_customer
+from tests.harness import MASTER_KEY, REPO, settings_for
 
 HEADER = ["customer_id", "purpose", "notice_version", "action", "occurred_at", "source_channel",
           "evidence", "expires_at"]
@@ -32,16 +33,15 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def db(env: dict[str, str]) -> list[int]:
-    """A migrated database with three customers; their ids."""
+def db(env: dict[str, str], tmp_path: Path) -> list[int]:
+    """A migrated database with three customers (through the write service: each has a data
+    key, so evidence can be sealed); their ids."""
     assert CliRunner().invoke(main, ["db", "upgrade"], env=env).exit_code == 0
     engine = create_engine(env["GATEWAY_DATABASE_URL"])
-    now = datetime.now(UTC)
+    vault = vault_for(settings_for(env["GATEWAY_DATABASE_URL"], tmp_path))
     with engine.begin() as conn:
-        ids = [int(conn.execute(insert(customers).values(
-            created_at=now, updated_at=now, language="en", jurisdiction=j,
-            ).returning(customers.c.id)).scalar_one())
-            for i, j in enumerate(("gdpr", "gdpr", "152-fz"))]
+        ids = [create_customer(conn, vault, {"language": "en", "jurisdiction": j})
+               for j in ("gdpr", "gdpr", "152-fz")]
     engine.dispose()
     return ids
 

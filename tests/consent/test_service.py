@@ -19,7 +19,7 @@ from tests.harness import Gateway
 
 def _recorder(gw: Gateway) -> service.Recorder:
     s = gw.services
-    return service.Recorder(s.purposes, s.signer, None, s.pseudonyms.for_audit())
+    return service.Recorder(s.purposes, s.signer, None, s.pseudonyms.for_audit(), s.vault)
 
 
 def test_a_152_fz_grant_stores_the_article_9_content_and_the_text_hash(gateway: Gateway) -> None:
@@ -123,12 +123,13 @@ def test_the_receipt_id_finds_the_event_and_an_export_reimport_of_it_changes_not
 
     # when: the ledger is exported and imported again
     with gw.engine.connect() as conn:
-        rows = list(export_rows(conn))
+        rows = list(export_rows(conn, gw.services.vault))
         event = conn.execute(select(consent_events).where(
             consent_events.c.idempotency_key == receipt.id)).one()
     before = ledger_counts(gw)
     with gw.engine.begin() as conn:
-        events, rejected, _ = validate_all(conn, list(enumerate(rows, start=1)), gw.services.purposes)
+        events, rejected, _ = validate_all(conn, list(enumerate(rows, start=1)), gw.services.purposes,
+                                              gw.services.vault)
         inserted = import_events(conn, events)
 
     # then: the receipt's id is the event's key, and nothing was added

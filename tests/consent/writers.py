@@ -14,7 +14,8 @@ def record_many(url: str, workdir: str, customer_id: int, count: int, barrier: A
     from pathlib import Path
 
     services = build_services(settings_for(url, Path(workdir)))
-    recorder = service.Recorder(services.purposes, services.signer, None, services.pseudonyms.for_audit())
+    recorder = service.Recorder(services.purposes, services.signer, None, services.pseudonyms.for_audit(),
+                                services.vault)
     barrier.wait(timeout=60)
     try:
         for n in range(count):

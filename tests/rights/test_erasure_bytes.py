@@ -3,8 +3,10 @@
 The test does what an auditor would: a byte search, for the person's email, phone and
 names, of the whole SQLite database file (and its -wal, after a checkpoint) or of a full
 `pg_dump` of the PostgreSQL database; then of an audit export written to disk and of every
-log record emitted meanwhile. Before the erasure the same search finds the values it plants
-on purpose in staff's free text (a case note, consent evidence): the search can see.
+log record emitted meanwhile. The person's values are also planted in staff's free text (a
+case note, consent evidence), which is sealed at rest: already before the erasure the search
+finds them nowhere, while the export shows them in the clear. Control that the search can
+see: the same values written in clear into a scratch table of the same database are found.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from gateway.audit.export import AuditFilter, iter_records, write_document
 from gateway.consent.ledger import append_consent
+from gateway.consent.sealing import Keys, seal_evidence
 from tests.api.support import add_interaction, add_person, add_source
 from tests.harness import Gateway
 from tests.rights.support import OFFICER, executed, opened
@@ -78,18 +81,32 @@ def test_no_plaintext_left_after_erasure(fresh_gateway: Gateway, tmp_path: Path,
     add_source(gw, cid)
     add_interaction(gw, cid, campaign="autumn")
     gw.consent(cid, "marketing_email")
+    evidence = f"call with {values['first_name']} {values['last_name']}"
     with gw.engine.begin() as conn:
         append_consent(conn, customer_id=cid, purpose="marketing_sms", notice_version=2,
                        action="grant", source_channel="call_center",
-                       evidence=f"call with {values['first_name']} {values['last_name']}")
+                       evidence=seal_evidence(Keys(conn, gw.services.vault), "consent_events", cid,
+                                              evidence))
     gw.preference(cid, "restriction", "processing", "off")
     assert gw.post(READ, variables={"id": gw.pseudonym(cid)}).json()["data"]["customer"]["email"]
+    note = f"letter from {values['email']}, phone {values['phone']}"
+    case = opened(gw, cid, "erase", note=note)
     export = opened(gw, cid, "export")
-    executed(gw, export["id"])
-    case = opened(gw, cid, "erase", note=f"letter from {values['email']}, phone {values['phone']}")
-    # and: the search sees the planted free text before the erasure (a control)
-    before = _found(_database_bytes(gw), needles)
-    assert before == sorted(needles), before
+    document = executed(gw, export["id"])["document"]
+    # and: the free text is really stored: the export shows it in the clear
+    assert evidence in document and note in document
+    # and: a control: the search finds the values written in clear in a scratch table
+    with gw.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE scratch_control (v TEXT)"))
+        conn.execute(text("INSERT INTO scratch_control (v) VALUES (:v)"),
+                     [{"v": v.decode()} for v in needles.values()])
+    control = _found(_database_bytes(gw), needles)
+    assert control == sorted(needles), control
+    with gw.engine.begin() as conn:
+        conn.execute(text("DROP TABLE scratch_control"))
+    # then: without the scratch table, nothing: the planted free text is sealed at rest
+    # already before the erasure
+    assert _found(_database_bytes(gw), needles) == []
     # when: the compliance officer carries out the erasure
     done = executed(gw, case["id"])
     assert done["case"]["status"] == "completed"
@@ -108,6 +125,8 @@ def test_no_plaintext_left_after_erasure(fresh_gateway: Gateway, tmp_path: Path,
     with gw.engine.connect() as conn:
         kept = conn.execute(text("SELECT count(*) FROM rights_ledger_proofs")).scalar_one()
     assert kept == 3
+    # and: the note reads as null now (its key is destroyed); it read in the clear before
+    assert case["note"] == note
     assert gw.post("query($id: ID!) { rightsCase(id: $id) { customerId note } }",
                    variables={"id": case["id"]}, **OFFICER).json()["data"]["rightsCase"] == {
-        "customerId": None, "note": "letter from [erased], phone [erased]"}
+        "customerId": None, "note": None}

@@ -114,7 +114,9 @@ def floor_insert(url: str, data: Path) -> float:
                 "customer_id": int(row["customer_id"]), "purpose": row["purpose"],
                 "notice_version": int(row["notice_version"]), "action": row["action"],
                 "occurred_at": datetime.fromisoformat(row["occurred_at"]), "recorded_at": now,
-                "source_channel": row["source_channel"], "evidence": row["evidence"],
+                "source_channel": row["source_channel"],
+                # the column holds sealed bytes now; the floor stores the raw text as bytes
+                "evidence": row["evidence"].encode(),
                 "idempotency_key": f"floor:{n}",
             })
             if len(batch) == 5000:

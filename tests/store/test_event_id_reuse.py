@@ -11,7 +11,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, select, text
 
 from gateway.consent.ledger import append_consent, append_preference
-from gateway.consent.tables import consent_events, consent_state, preference_events, preference_state
+from gateway.consent.tables import (
+    consent_events,
+    consent_state,
+    preference_events,
+    preference_state,
+)
 from gateway.privacy.vault import Vault
 from gateway.profile.write import create_customer
 from gateway.rights.erase import erase_customer

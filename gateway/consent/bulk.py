@@ -53,8 +53,10 @@ COLUMNS = ("customer_id", "purpose", "notice_version", "action", "occurred_at", 
 BATCH = 5000
 FORMATS = ("csv", "jsonl")
 # The content an implicit idempotency key is derived from (unit-separated, in this order).
+# Not the evidence: it is free text that can name the person, and an unkeyed hash of it stored
+# in the clear would let anyone holding a guess confirm it (the evidence itself is sealed).
 _KEYED = ("customer_id", "purpose", "notice_version", "action", "occurred_at", "source_channel",
-          "evidence", "expires_at")
+          "expires_at")
 
 
 # The shared checks name fields as the API does; a report names the file's columns.

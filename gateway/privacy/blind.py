@@ -50,6 +50,10 @@ NORMALIZERS: dict[str, Callable[[str], str]] = {
     "phone": normalize_phone_e164,
     "card": normalize_card,
     "source": normalize_source_id,
+    # Free-text evidence kept as proof after an erasure: keyed, so that the operator can still
+    # match a proof against the original form or call, but a guess cannot be confirmed
+    # without the master key.
+    "evidence": str.strip,
 }
 KINDS = frozenset(NORMALIZERS)
 

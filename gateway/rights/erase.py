@@ -20,7 +20,6 @@ SQLite zeroes what it deletes.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -51,13 +50,14 @@ class Erasure:
     counts: dict[str, int]
 
 
-def _sha256(text: str | None) -> str | None:
-    return hashlib.sha256(text.encode()).hexdigest() if text else None
+def _evidence(vault: Vault, text: str | None) -> str | None:
+    return vault.blind.digest("evidence", text)
 
 
 def _keep_proofs(conn: Connection, vault: Vault, customer_id: int, tombstone: str) -> int:
-    """Copy the ledger events as proofs; evidence hashed in the clear (opened before the key
-    is destroyed), so a proof can still be matched against the original form or call."""
+    """Copy the ledger events as proofs; evidence kept as its keyed digest (opened before the
+    key is destroyed), so the operator can still match a proof against the original form or
+    call, and nobody without the master key can confirm a guess of what it said."""
     ce, pe = consent_events.c, preference_events.c
     keys = Keys(conn, vault)
     rows: list[dict[str, Any]] = []
@@ -67,7 +67,7 @@ def _keep_proofs(conn: Connection, vault: Vault, customer_id: int, tombstone: st
             "notice_version": r.notice_version, "kind": None, "key": None, "action": r.action,
             "occurred_at": r.occurred_at, "recorded_at": r.recorded_at,
             "source_channel": r.source_channel, "app_id": r.app_id, "expires_at": r.expires_at,
-            "notice_text_sha256": r.notice_text_sha256, "evidence_sha256": _sha256(open_evidence(keys, "consent_events", customer_id, r.evidence)),
+            "notice_text_sha256": r.notice_text_sha256, "evidence_sha256": _evidence(vault, open_evidence(keys, "consent_events", customer_id, r.evidence)),
         })
     for r in conn.execute(select(preference_events).where(pe.customer_id == customer_id)):
         rows.append({
@@ -76,7 +76,7 @@ def _keep_proofs(conn: Connection, vault: Vault, customer_id: int, tombstone: st
             "occurred_at": r.occurred_at, "recorded_at": r.recorded_at,
             "source_channel": r.source_channel, "app_id": r.app_id, "expires_at": None,
             "notice_text_sha256": None,
-            "evidence_sha256": _sha256(open_evidence(keys, "preference_events", customer_id, r.evidence)),
+            "evidence_sha256": _evidence(vault, open_evidence(keys, "preference_events", customer_id, r.evidence)),
         })
     if rows:
         conn.execute(insert(rights_ledger_proofs), rows)

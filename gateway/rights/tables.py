@@ -109,5 +109,5 @@ rights_ledger_proofs = Table(
     Column("app_id", Integer),
     Column("expires_at", UTCDateTime),
     Column("notice_text_sha256", String(64)),
-    Column("evidence_sha256", String(64)),
+    Column("evidence_sha256", String(64)),  # keyed: HMAC-SHA256 (blind index "evidence")
 )

@@ -60,12 +60,15 @@ def test_evidence_is_sealed_at_rest_shown_in_the_export_and_hashed_in_the_proof(
     # when: the person is erased
     done = executed(gw, opened(gw, cid, "erase")["id"])
     tombstone = json.loads(done["case"]["outcome"])["tombstone"]
-    # then: the kept proofs hash the plaintext (opened before the key was destroyed)
+    # then: the kept proofs hold the keyed digest of the plaintext (opened before the key
+    # was destroyed): the operator can match it, an unkeyed hash of a guess does not
     with gw.engine.connect() as conn:
         proofs = {r.ledger: r.evidence_sha256 for r in conn.execute(
             select(rights_ledger_proofs).where(rights_ledger_proofs.c.tombstone == tombstone))}
-    assert proofs["consent"] == hashlib.sha256(remark.encode()).hexdigest()
-    assert proofs["preference"] == hashlib.sha256(channel_remark.encode()).hexdigest()
+    blind = gw.services.vault.blind
+    assert proofs["consent"] == blind.digest("evidence", remark)
+    assert proofs["preference"] == blind.digest("evidence", channel_remark)
+    assert proofs["consent"] != hashlib.sha256(remark.encode()).hexdigest()
 
 
 def _row(cid: int, n: int, evidence: str | None) -> tuple[int, dict[str, Any]]:

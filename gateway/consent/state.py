@@ -24,32 +24,34 @@ from gateway.policy.subject import SubjectFlags, decide_subject
 Instant = datetime | ColumnElement[datetime]
 
 
-def restricted(customer_id: ColumnElement[int]) -> ColumnElement[bool]:
-    """The customer restricted processing (Art. 18)."""
+def _preference_is(customer_id: ColumnElement[int], kind: str, key: str, value: str) -> ColumnElement[bool]:
+    """The customer's current `kind`/`key` choice (preference_state) is `value`."""
     ps = preference_state
     return exists(
         select(ps.c.customer_id).where(
-            ps.c.customer_id == customer_id,
-            ps.c.kind == "restriction",
-            ps.c.key == "processing",
-            ps.c.value == "on",
+            ps.c.customer_id == customer_id, ps.c.kind == kind, ps.c.key == key, ps.c.value == value,
         )
     )
+
+
+def restricted(customer_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """The customer restricted processing (Art. 18)."""
+    return _preference_is(customer_id, "restriction", "processing", "on")
 
 
 def objected(customer_id: ColumnElement[int], purpose: Purpose) -> ColumnElement[bool]:
     """The customer objected (Art. 21) to the kind of processing `purpose` belongs to."""
     if purpose.objection_scope is None:
         return false()
-    ps = preference_state
-    return exists(
-        select(ps.c.customer_id).where(
-            ps.c.customer_id == customer_id,
-            ps.c.kind == "objection",
-            ps.c.key == purpose.objection_scope,
-            ps.c.value == "on",
-        )
-    )
+    return _preference_is(customer_id, "objection", purpose.objection_scope, "on")
+
+
+def channel_opted_out(customer_id: ColumnElement[int], purpose: Purpose) -> ColumnElement[bool]:
+    """The customer's latest choice for the channel `purpose` contacts them through is an
+    opt-out. No choice recorded is not an opt-out (the consent is the opt-in)."""
+    if purpose.channel is None:
+        return false()
+    return _preference_is(customer_id, "channel", purpose.channel, "opt_out")
 
 
 def consented(customer_id: ColumnElement[int], purpose: Purpose, now: Instant) -> ColumnElement[bool]:
@@ -62,22 +64,6 @@ def consented(customer_id: ColumnElement[int], purpose: Purpose, now: Instant) -
             cs.c.action == "grant",
             cs.c.notice_version >= purpose.min_valid_notice_version,
             or_(cs.c.expires_at.is_(None), cs.c.expires_at > now),
-        )
-    )
-
-
-def channel_opted_out(customer_id: ColumnElement[int], purpose: Purpose) -> ColumnElement[bool]:
-    """The customer's latest choice for the channel `purpose` contacts them through is an
-    opt-out. No choice recorded is not an opt-out (the consent is the opt-in)."""
-    if purpose.channel is None:
-        return false()
-    ps = preference_state
-    return exists(
-        select(ps.c.customer_id).where(
-            ps.c.customer_id == customer_id,
-            ps.c.kind == "channel",
-            ps.c.key == purpose.channel,
-            ps.c.value == "opt_out",
         )
     )
 

@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gateway.consent import bulk_pg
 from gateway.consent.ledger import CONSENT_ACTIONS, SOURCE_CHANNELS
 from gateway.consent.purposes import Purposes
-from gateway.consent.sealing import Keys, open_evidence, seal_evidence
+from gateway.consent.sealing import open_evidence, seal_evidence
 from gateway.consent.service import check_jurisdiction, fz_details
 from gateway.consent.tables import consent_events, consent_state
 from gateway.consent.validation import (
@@ -44,6 +44,7 @@ from gateway.consent.validation import (
 )
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
+from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.vault import Vault
 from gateway.profile.tables import customers
 from gateway.store.types import utcnow
@@ -181,7 +182,7 @@ def validate_all(
     subjects = _subjects(conn, {v["customer_id"] for _, v in good})
     events: list[dict[str, Any]] = []
     details: dict[str, dict[str, Any]] = {}
-    keys = Keys(conn, vault)
+    keys = DataKeys(conn, vault)
     keys.load(v["customer_id"] for _, v in good if v["evidence"] is not None)
     for line, values in good:
         subject = subjects.get(values["customer_id"])
@@ -286,7 +287,7 @@ def export_rows(conn: Connection, vault: Vault) -> Iterator[dict[str, Any]]:
     result = conn.execution_options(yield_per=BATCH).execute(
         select(*(e.c[name] for name in COLUMNS)).order_by(e.c.id))
     for part in result.partitions():
-        keys = Keys(conn, vault)  # one unwrap per customer per partition, then dropped
+        keys = DataKeys(conn, vault)  # one unwrap per customer per partition, then dropped
         keys.load(int(r.customer_id) for r in part if r.customer_id is not None and r.evidence is not None)
         for row in part:
             out = dict(row._mapping)

@@ -5,25 +5,21 @@ like the profile's identifiers (gateway/privacy/envelope.py): AES-GCM under the 
 data key, bound to the table, the column and the customer. An erasure destroys the key, and
 every copy of the text (the row, a backup, a dump) is unreadable from then on.
 
-Writers fetch each customer's key once per call (`Keys`): the bulk import unwraps one key per
-customer per import, not one per row.
+Writers fetch each customer's key once per call (`gateway.privacy.datakeys.DataKeys`): the
+bulk import unwraps one key per customer per import, not one per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, select
 
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
+from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.envelope import field_aad, seal, unseal
-from gateway.privacy.tables import data_keys
-from gateway.privacy.vault import Vault
-
-CHUNK = 5000
 
 
 def evidence_aad(table: str, customer_id: int) -> bytes:
@@ -31,42 +27,7 @@ def evidence_aad(table: str, customer_id: int) -> bytes:
     return field_aad(table, "evidence", customer_id)
 
 
-class Keys:
-    """The data keys of the customers one call writes or reads, unwrapped once each.
-
-    Lives as long as the call (never shared across requests or imports, so a destroyed key is
-    not kept alive by a cache). A customer without a key (erased, or never given one) maps to
-    None.
-    """
-
-    __slots__ = ("_conn", "_keys", "_vault")
-
-    def __init__(self, conn: Connection, vault: Vault) -> None:
-        self._conn = conn
-        self._vault = vault
-        self._keys: dict[int, AESGCM | None] = {}
-
-    def load(self, customer_ids: Iterable[int]) -> None:
-        """Fetch and unwrap the keys of `customer_ids` not yet known (one query per chunk)."""
-        wanted = sorted({int(i) for i in customer_ids} - self._keys.keys())
-        envelope = self._vault.envelope
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start:start + CHUNK]
-            self._keys.update(dict.fromkeys(chunk))
-            dk = data_keys.c
-            for row in self._conn.execute(select(dk.customer_id, dk.version, dk.wrapped)
-                                          .where(dk.customer_id.in_(chunk))):
-                cid = int(row.customer_id)
-                self._keys[cid] = envelope.unwrap(row.wrapped, row.version, cid)
-
-    def get(self, customer_id: int) -> AESGCM | None:
-        """The data key of `customer_id`, or None when it has none."""
-        if customer_id not in self._keys:
-            self.load([customer_id])
-        return self._keys[customer_id]
-
-
-def seal_evidence(keys: Keys, table: str, customer_id: int, text: str | None) -> bytes | None:
+def seal_evidence(keys: DataKeys, table: str, customer_id: int, text: str | None) -> bytes | None:
     """`text` sealed for `customer_id`'s event in `table`; None stays None.
 
     A customer without a data key cannot hold sealed text: INVALID_INPUT on `evidence` (every
@@ -81,7 +42,7 @@ def seal_evidence(keys: Keys, table: str, customer_id: int, text: str | None) ->
     return seal(key, evidence_aad(table, customer_id), text)
 
 
-def open_evidence(keys: Keys, table: str, customer_id: int | None, blob: bytes | None) -> str | None:
+def open_evidence(keys: DataKeys, table: str, customer_id: int | None, blob: bytes | None) -> str | None:
     """The plaintext of a sealed evidence; None when absent or its key was destroyed."""
     if blob is None or customer_id is None:
         return None

@@ -22,7 +22,7 @@ from gateway.consent.ledger import (
 from gateway.consent.notices import Notice
 from gateway.consent.purposes import CHANNELS, Purposes
 from gateway.consent.receipts import Receipt, issue_receipt, new_receipt_id
-from gateway.consent.sealing import Keys, seal_evidence
+from gateway.consent.sealing import seal_evidence
 from gateway.consent.validation import (
     CHANNEL_VALUES,
     OBJECTIONS,
@@ -39,6 +39,7 @@ from gateway.consent.validation import (
 )
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
+from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.pseudonyms import Pseudonymizer
 from gateway.privacy.signing import Signer
 from gateway.privacy.vault import Vault
@@ -160,7 +161,7 @@ def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) ->
     details = fz_details(recorder.purposes, purpose.name, notice) if (
         subject.jurisdiction == "152-fz" and action == "grant"
     ) else None
-    sealed = seal_evidence(Keys(conn, recorder.vault), "consent_events", subject.id, evidence)
+    sealed = seal_evidence(DataKeys(conn, recorder.vault), "consent_events", subject.id, evidence)
     receipt_id = new_receipt_id()
     event_id = append_consent(
         conn, customer_id=subject.id, purpose=purpose.name, notice_version=notice.version,
@@ -189,7 +190,7 @@ def _record_preference(
     occurred, _ = check_times(parse_instant(given.occurred_at, "occurredAt"), None, now)
     evidence = check_evidence(given.evidence)
     subject = find_subject(conn, given.customer_id)
-    sealed = seal_evidence(Keys(conn, recorder.vault), "preference_events", subject.id, evidence)
+    sealed = seal_evidence(DataKeys(conn, recorder.vault), "preference_events", subject.id, evidence)
     receipt_id = new_receipt_id()
     event_id = append_preference(
         conn, customer_id=subject.id, kind=kind, key=key, value=value, source_channel=channel,

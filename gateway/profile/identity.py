@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Select, select
 
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
+from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.envelope import Opener, field_aad, seal, to_text, unseal
 from gateway.privacy.tables import data_keys
 from gateway.privacy.vault import Vault
@@ -153,10 +154,7 @@ def open_source(key: AESGCM, customer_id: int, source: str, source_key: str, blo
 def read_sources(conn: Connection, vault: Vault, customer_id: int) -> list[dict[str, Any]]:
     """The customer's source records with their attributes opened (empty if shredded)."""
     s = source_records
-    key_row = conn.execute(
-        select(data_keys.c.version, data_keys.c.wrapped).where(data_keys.c.customer_id == customer_id)
-    ).first()
-    key = None if key_row is None else vault.envelope.unwrap(key_row.wrapped, key_row.version, customer_id)
+    key = DataKeys(conn, vault).get(customer_id)
     rows = conn.execute(select(s).where(s.c.customer_id == customer_id).order_by(s.c.id)).all()
     out = []
     for row in rows:

@@ -12,14 +12,14 @@ from datetime import date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, update
 
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
 from gateway.privacy.blind import normalize_phone_e164
+from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.envelope import store_data_keys
 from gateway.privacy.masking import normalize_email
-from gateway.privacy.tables import data_keys
 from gateway.privacy.vault import Vault
 from gateway.profile.identity import SEALED_COLUMNS, find_customers_by, seal_customer, seal_source
 from gateway.profile.tables import customers, source_records
@@ -127,12 +127,10 @@ def add_customers(conn: Connection, vault: Vault, rows: Sequence[Mapping[str, An
 
 def data_key(conn: Connection, vault: Vault, customer_id: int) -> AESGCM:
     """The data key of `customer_id`; NOT_FOUND when there is none (unknown or erased)."""
-    row = conn.execute(
-        select(data_keys.c.version, data_keys.c.wrapped).where(data_keys.c.customer_id == customer_id)
-    ).first()
-    if row is None:
+    key = DataKeys(conn, vault).get(customer_id)
+    if key is None:
         raise ServiceError(Code.NOT_FOUND, "no customer with this id", "customerId")
-    return vault.envelope.unwrap(row.wrapped, row.version, customer_id)
+    return key
 
 
 def update_customer(conn: Connection, vault: Vault, customer_id: int, changes: Mapping[str, Any], *,
@@ -173,11 +171,14 @@ def add_source_records(conn: Connection, vault: Vault, records: Sequence[Mapping
     are unwrapped from the database.
     """
     known = dict(keys or {})
+    missing = DataKeys(conn, vault)
+    missing.load(int(r["customer_id"]) for r in records if int(r["customer_id"]) not in known)
     rows = []
     for record in records:
         cid = int(record["customer_id"])
-        if cid not in known:
-            known[cid] = data_key(conn, vault, cid)
-        rows.append(source_row(vault, known[cid], record))
+        key = known.get(cid) or missing.get(cid)
+        if key is None:
+            raise ServiceError(Code.NOT_FOUND, "no customer with this id", "customerId")
+        rows.append(source_row(vault, key, record))
     if rows:
         conn.execute(insert(source_records), rows)

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
-from gateway.consent.sealing import Keys
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
+from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.vault import Vault
 from gateway.rights.deadlines import (
     JURISDICTIONS,
@@ -76,7 +76,7 @@ class Case:
         return term_of(self.jurisdiction, self.kind).basis
 
 
-def _case(row: Any, keys: Keys) -> Case:
+def _case(row: Any, keys: DataKeys) -> Case:
     values = {name: row._mapping[name] for name in Case.__dataclass_fields__}
     values.update(open_texts(keys, row))
     return Case(**values)
@@ -123,7 +123,7 @@ def open_case(conn: Connection, trail: Trail, person: Person, kind: str, *,
     text = _text(note, "note")
     a = trail.actor
     ref = str(uuid.uuid4())
-    sealed = seal_text(Keys(conn, trail.vault), person.id, ref, "note", text)
+    sealed = seal_text(DataKeys(conn, trail.vault), person.id, ref, "note", text)
     case_id = int(conn.execute(insert(rights_cases).values(
         ref=ref, customer_id=person.id,
         subject_ref=trail.audit.customer_id(person.id), kind=kind, jurisdiction=where,
@@ -146,7 +146,7 @@ def load(conn: Connection, vault: Vault, *, ref: str | None = None, case_id: int
     row = conn.execute(stmt).first()
     if row is None:
         raise ServiceError(Code.NOT_FOUND, "no case with this id", "id")
-    return _case(row, Keys(conn, vault))
+    return _case(row, DataKeys(conn, vault))
 
 
 def _active(case: Case) -> None:
@@ -161,7 +161,7 @@ def _set(conn: Connection, vault: Vault, case: Case, **values: Any) -> Case:
 
 
 def _sealed(conn: Connection, vault: Vault, case: Case, column: str, text: str | None) -> bytes | None:
-    return seal_text(Keys(conn, vault), case.customer_id, case.ref, column, text)
+    return seal_text(DataKeys(conn, vault), case.customer_id, case.ref, column, text)
 
 
 def start_case(conn: Connection, trail: Trail, ref: str) -> Case:
@@ -240,7 +240,7 @@ def list_cases(conn: Connection, vault: Vault, *, status: str | None = None, kin
             or_(c.extended_to < overdue_on, (c.extended_to.is_(None)) & (c.due_on < overdue_on)),
         )
     rows = conn.execute(stmt.order_by(c.due_on, c.id).limit(limit)).all()
-    keys = Keys(conn, vault)
+    keys = DataKeys(conn, vault)
     keys.load(int(r.customer_id) for r in rows if r.customer_id is not None)
     return [_case(r, keys) for r in rows]
 

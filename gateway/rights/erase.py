@@ -26,13 +26,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
-from gateway.consent.sealing import Keys, open_evidence
+from gateway.consent.sealing import open_evidence
 from gateway.consent.tables import (
     consent_events,
     consent_state,
     preference_events,
     preference_state,
 )
+from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.vault import Vault
 from gateway.profile.tables import customers, interactions, orders, source_records
 from gateway.rights import held as _held  # noqa: F401  (registers the core sections)
@@ -59,7 +60,7 @@ def _keep_proofs(conn: Connection, vault: Vault, customer_id: int, tombstone: st
     key is destroyed), so the operator can still match a proof against the original form or
     call, and nobody without the master key can confirm a guess of what it said."""
     ce, pe = consent_events.c, preference_events.c
-    keys = Keys(conn, vault)
+    keys = DataKeys(conn, vault)
     rows: list[dict[str, Any]] = []
     for r in conn.execute(select(consent_events).where(ce.customer_id == customer_id)):
         rows.append({

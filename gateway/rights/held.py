@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from gateway.consent.sealing import Keys, open_evidence
+from gateway.consent.sealing import open_evidence
 from gateway.consent.tables import consent_events, consent_state, preference_events
+from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.vault import Vault
 from gateway.profile.reader import cents
 from gateway.profile.tables import interactions, orders
@@ -48,7 +49,7 @@ def interaction_list(conn: Connection, _vault: Vault, customer_id: int) -> list[
 
 def _opened(conn: Connection, vault: Vault, table: str, customer_id: int,
             rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    keys = Keys(conn, vault)
+    keys = DataKeys(conn, vault)
     for row in rows:
         row["evidence"] = open_evidence(keys, table, customer_id, row["evidence"])
     return rows

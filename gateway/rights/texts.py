@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.consent.sealing import Keys
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
+from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.envelope import field_aad, seal, unseal
 
 TEXTS = ("note", "extension_reason", "rejection_reason")
@@ -28,7 +28,7 @@ def text_aad(column: str, customer_id: int, ref: str) -> bytes:
     return field_aad("rights_cases", column, f"{customer_id}:{ref}")
 
 
-def seal_text(keys: Keys, customer_id: int | None, ref: str, column: str, text: str | None) -> bytes | None:
+def seal_text(keys: DataKeys, customer_id: int | None, ref: str, column: str, text: str | None) -> bytes | None:
     """`text` sealed for the case `ref` of `customer_id`; None when there is no text or the
     customer was erased. INVALID_INPUT for a customer without a data key (made outside the
     write service): nothing can be sealed for them, and plaintext is not an option."""
@@ -41,7 +41,7 @@ def seal_text(keys: Keys, customer_id: int | None, ref: str, column: str, text: 
     return seal(key, text_aad(column, customer_id, ref), text)
 
 
-def open_texts(keys: Keys, row: Any) -> dict[str, str | None]:
+def open_texts(keys: DataKeys, row: Any) -> dict[str, str | None]:
     """The texts of a `rights_cases` row in the clear; None where unset or shredded."""
     out: dict[str, str | None] = dict.fromkeys(TEXTS)
     cid = row.customer_id

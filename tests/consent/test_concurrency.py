@@ -7,8 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from gateway.consent.sealing import Keys, open_evidence
+from gateway.consent.sealing import open_evidence
 from gateway.consent.tables import consent_events, consent_state
+from gateway.privacy.datakeys import DataKeys
 from tests.api.support import add_person
 from tests.consent.writers import record_many
 from tests.harness import Gateway
@@ -46,7 +47,7 @@ def test_concurrent_writers_lose_nothing_and_state_is_the_latest_event(
         state = conn.execute(select(consent_state).where(consent_state.c.customer_id == cid)).one()
     assert len(events) == 2 * PER_WRITER
     with gw.engine.connect() as conn:
-        keys = Keys(conn, gw.services.vault)
+        keys = DataKeys(conn, gw.services.vault)
         evidence = {open_evidence(keys, "consent_events", cid, e.evidence) for e in events}
     assert evidence == {f"writer-{o}-{n}" for o in (0, 1) for n in range(PER_WRITER)}
     latest = max(events, key=lambda e: (e.occurred_at, e.id))

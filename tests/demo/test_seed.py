@@ -15,7 +15,7 @@ from sqlalchemy import Engine, Table, create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from gateway.consent.purposes import Purposes, load_purposes
-from gateway.consent.sealing import Keys, open_evidence
+from gateway.consent.sealing import open_evidence
 from gateway.consent.service import fz_details
 from gateway.consent.state import flags_of, subject_flag_columns
 from gateway.consent.tables import (
@@ -27,6 +27,7 @@ from gateway.consent.tables import (
 from gateway.demo.choices import CHANNEL_PURPOSE
 from gateway.demo.seed import DEFAULT_NOW, SeedReport, seed_demo
 from gateway.policy import Code, decide_subject
+from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.vault import Vault
 from gateway.profile.identity import SEALED, read_identity
 from gateway.profile.tables import customers, interactions, orders, source_records
@@ -85,7 +86,7 @@ def _consent_events(engine: Engine) -> list[Row]:
     """The consent events with their sealed evidence opened (ciphertexts differ between runs)."""
     rows = _rows(engine, consent_events)
     with engine.connect() as conn:
-        keys = Keys(conn, VAULT)
+        keys = DataKeys(conn, VAULT)
         for row in rows:
             row["evidence"] = open_evidence(keys, "consent_events", row["customer_id"], row["evidence"])
     return rows

@@ -23,7 +23,8 @@ from sqlalchemy.engine import make_url
 
 from gateway.audit.export import AuditFilter, iter_records, write_document
 from gateway.consent.ledger import append_consent
-from gateway.consent.sealing import Keys, seal_evidence
+from gateway.consent.sealing import seal_evidence
+from gateway.privacy.datakeys import DataKeys
 from tests.api.support import add_interaction, add_person, add_source
 from tests.harness import Gateway
 from tests.rights.support import OFFICER, executed, opened
@@ -85,7 +86,7 @@ def test_no_plaintext_left_after_erasure(fresh_gateway: Gateway, tmp_path: Path,
     with gw.engine.begin() as conn:
         append_consent(conn, customer_id=cid, purpose="marketing_sms", notice_version=2,
                        action="grant", source_channel="call_center",
-                       evidence=seal_evidence(Keys(conn, gw.services.vault), "consent_events", cid,
+                       evidence=seal_evidence(DataKeys(conn, gw.services.vault), "consent_events", cid,
                                               evidence))
     gw.preference(cid, "restriction", "processing", "off")
     assert gw.post(READ, variables={"id": gw.pseudonym(cid)}).json()["data"]["customer"]["email"]

@@ -1,0 +1,53 @@
+"""The data keys one call needs, fetched and unwrapped once each.
+
+The read path gets each row's wrapped key with the row (`gateway.profile.identity.
+with_data_key`, opened through `Envelope.opener()`); everything else that seals or opens a
+customer's values by customer id (writes, exports, rights, bulk import) asks this cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection, select
+
+from gateway.privacy.tables import data_keys
+from gateway.privacy.vault import Vault
+
+CHUNK = 5000
+
+
+class DataKeys:
+    """The data keys of the customers one call writes or reads, unwrapped once each.
+
+    Lives as long as the call (never shared across requests or imports, so a destroyed key is
+    not kept alive by a cache). A customer without a key (erased, or never given one) maps to
+    None.
+    """
+
+    __slots__ = ("_conn", "_keys", "_vault")
+
+    def __init__(self, conn: Connection, vault: Vault) -> None:
+        self._conn = conn
+        self._vault = vault
+        self._keys: dict[int, AESGCM | None] = {}
+
+    def load(self, customer_ids: Iterable[int]) -> None:
+        """Fetch and unwrap the keys of `customer_ids` not yet known (one query per chunk)."""
+        wanted = sorted({int(i) for i in customer_ids} - self._keys.keys())
+        envelope = self._vault.envelope
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start:start + CHUNK]
+            self._keys.update(dict.fromkeys(chunk))
+            dk = data_keys.c
+            for row in self._conn.execute(select(dk.customer_id, dk.version, dk.wrapped)
+                                          .where(dk.customer_id.in_(chunk))):
+                cid = int(row.customer_id)
+                self._keys[cid] = envelope.unwrap(row.wrapped, row.version, cid)
+
+    def get(self, customer_id: int) -> AESGCM | None:
+        """The data key of `customer_id`, or None when it has none."""
+        if customer_id not in self._keys:
+            self.load([customer_id])
+        return self._keys[customer_id]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,19 +50,39 @@ def _pg_admin_url() -> str:
 
 
 @contextlib.contextmanager
-def _postgres_database() -> Iterator[str]:
-    """CREATE a fresh database next to the one GATEWAY_TEST_DATABASE_URL names; DROP it after."""
-    admin = make_url(_pg_admin_url())
+def postgres_database(template: str | None = None) -> Iterator[str]:
+    """CREATE a fresh database next to the one GATEWAY_TEST_DATABASE_URL names (or a copy of
+    the database `template` names, same server); DROP it after."""
+    admin = make_url(_pg_admin_url() if template is None else template)
     name = f"bench_{secrets.token_hex(4)}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    engine = create_engine(admin.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    copy_of = "" if template is None else f' TEMPLATE "{admin.database}"'
     try:
         with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy_of}'))
         yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
         with contextlib.suppress(Exception), engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+@contextlib.contextmanager
+def copy_database(url: str, workdir: Path, name: str) -> Iterator[str]:
+    """A copy of the database at `url`: an SQLite file (checkpointed first) in `workdir`, or a
+    PostgreSQL database made from it as a template (dropped afterwards)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        with postgres_database(template=url) as copy:
+            yield copy
+        return
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    target = workdir / f"{name}.db"
+    shutil.copyfile(parsed.database or "", target)
+    yield f"sqlite:///{target}"
 
 
 @contextlib.contextmanager
@@ -119,7 +140,7 @@ def bench_database(
     kind: str, workdir: Path, customers: int, seed: int = 7
 ) -> Iterator[BenchDatabase]:
     """A fresh, migrated, seeded database of `kind` (sqlite | postgresql), removed afterwards."""
-    factory = _postgres_database() if kind == "postgresql" else _sqlite_database(workdir)
+    factory = postgres_database() if kind == "postgresql" else _sqlite_database(workdir)
     with factory as url:
         seeded, keys = prepare(url, customers, seed)
         yield BenchDatabase(url=url, kind=kind, customers=customers, seed_seconds=seeded, keys=keys)

@@ -27,8 +27,6 @@ import contextlib
 import itertools
 import json
 import multiprocessing
-import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -39,12 +37,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text, update
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._setup import postgres_database
 from gateway.audit.chain import GENESIS, checkpoint_message, entry_hash
 from gateway.audit.service import AuditEntry, write_entry
 from gateway.audit.tables import audit_chain_head, audit_checkpoints, audit_events, audit_subjects
@@ -56,7 +54,6 @@ from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 
 MASTER = bytes(range(32))
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @contextlib.contextmanager
@@ -68,19 +65,9 @@ def database(kind: str) -> Iterator[str]:
             upgrade(url)
             yield url
         return
-    admin = make_url(os.environ.get("GATEWAY_TEST_DATABASE_URL") or PG_DEFAULT)
-    name = f"bench_{secrets.token_hex(4)}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    try:
+    with postgres_database() as url:
         upgrade(url)
         yield url
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
 
 
 def _entry(i: int) -> AuditEntry:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shutil
 import statistics
 import sys
 import tempfile
@@ -40,7 +39,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._floors import QUERY
-from bench._setup import POLICY_DIR, BenchDatabase, bench_database
+from bench._setup import POLICY_DIR, BenchDatabase, bench_database, copy_database
 
 
 def _settings(url: str, master_key: str) -> Any:
@@ -52,47 +51,29 @@ def _settings(url: str, master_key: str) -> Any:
 @contextlib.contextmanager
 def plaintext_copy(db: BenchDatabase, workdir: Path) -> Iterator[str]:
     """A copy of `db` whose sealed columns hold plaintext UTF-8 bytes instead of ciphertext."""
-    from sqlalchemy import create_engine, select, text, update
-    from sqlalchemy.engine import make_url
+    from sqlalchemy import select, update
 
     from gateway.app import build_services
     from gateway.profile.identity import SEALED, read_identity
     from gateway.profile.tables import customers
     from gateway.store.db import make_engine
 
-    if db.kind == "sqlite":
-        path = workdir / "plain.db"
-        shutil.copyfile(make_url(db.url).database or "", path)
-        url = f"sqlite:///{path}"
-        drop: Callable[[], None] = lambda: None
-    else:
-        source = make_url(db.url)
-        name = f"{source.database}_plain"
-        admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"'))
-        url = source.set(database=name).render_as_string(hide_password=False)
-
-        def drop() -> None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-    services = build_services(_settings(url, db.master_key))
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            ids = list(conn.execute(select(customers.c.id)).scalars())
-            for cid in ids:
-                identity = read_identity(conn, services.vault, cid) or {}
-                conn.execute(update(customers).where(customers.c.id == cid).values(**{
-                    c: None if v is None else (v.isoformat() if isinstance(v, date) else v).encode()
-                    for c, v in identity.items() if c in SEALED
-                }))
-        yield url
-    finally:
-        services.engine.dispose()
-        engine.dispose()
-        drop()
+    with copy_database(db.url, workdir, "plain") as url:
+        services = build_services(_settings(url, db.master_key))
+        engine = make_engine(url)
+        try:
+            with engine.begin() as conn:
+                ids = list(conn.execute(select(customers.c.id)).scalars())
+                for cid in ids:
+                    identity = read_identity(conn, services.vault, cid) or {}
+                    conn.execute(update(customers).where(customers.c.id == cid).values(**{
+                        c: None if v is None else (v.isoformat() if isinstance(v, date) else v).encode()
+                        for c, v in identity.items() if c in SEALED
+                    }))
+            yield url
+        finally:
+            services.engine.dispose()
+            engine.dispose()
 
 
 def _plain_open(_opener: Any, row: Any, column: str) -> Any:

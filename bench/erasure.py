@@ -6,7 +6,7 @@ the same customers with the same rows:
 
   case     what `consent-gateway rights erase` does per person: open an `erase` case and
            carry it out (`gateway.rights`), with its audit entries (opened, started,
-           completed), the ledger proof kept under a tombstone, staff text scrubbed, the data
+           completed), the ledger proof kept under a tombstone, the data
            key destroyed, every row deleted; one transaction per person;
   erase    `gateway.rights.erase.erase_customer` alone (no case, no audit entries);
   floor    plain DELETEs of the same rows (consent and preference state and events,
@@ -25,49 +25,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import secrets
-import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._setup import MASTER_KEY, POLICY_DIR, bench_database
+from bench._setup import MASTER_KEY, POLICY_DIR, bench_database, copy_database
 
 Variant = Callable[[Any, int], None]
-
-
-@contextlib.contextmanager
-def _copy(url: str, workdir: Path, name: str) -> Iterator[str]:
-    """A copy of the database at `url` (dropped afterwards on PostgreSQL)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite"):
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        engine.dispose()
-        target = workdir / f"{name}.db"
-        shutil.copyfile(parsed.database or "", target)
-        yield f"sqlite:///{target}"
-        return
-    copy = f"{parsed.database}_{name}_{secrets.token_hex(3)}"
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{parsed.database}"'))
-        yield parsed.set(database=copy).render_as_string(hide_password=False)
-    finally:
-        with contextlib.suppress(Exception), admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _case_variant(services: Any) -> Variant:
@@ -156,7 +126,7 @@ def main() -> None:
             bench_database(args.db, Path(tmp), args.customers) as db, contextlib.ExitStack() as stack:
         variants: dict[str, tuple[Any, Variant]] = {}
         for name, make in makers.items():
-            url = stack.enter_context(_copy(db.url, Path(tmp), name))
+            url = stack.enter_context(copy_database(db.url, Path(tmp), name))
             services = build_services(Settings(database_url=url, master_key=MASTER_KEY,
                                                policy_dir=POLICY_DIR))
             stack.callback(services.engine.dispose)

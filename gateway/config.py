@@ -55,7 +55,11 @@ class Settings:
     max_query_depth: int = 8
     max_aliases: int = 30
     max_tokens: int = 4000
-    introspection: bool = True
+    max_directives: int = 20  # directives in one document (@include/@skip; unknown ones too)
+    introspection: bool = False  # on in `make demo` (GATEWAY_INTROSPECTION=true)
+    # GET for queries: off, since a URL (variables included: an email filter, say) ends up in
+    # proxy and access logs; mutations are never run through GET.
+    http_get: bool = False
     app_cache_seconds: int = 5
     threads_per_worker: int = 2
     log_level: str = "info"
@@ -82,7 +86,9 @@ class Settings:
             max_query_depth=_int("GATEWAY_MAX_QUERY_DEPTH", 8),
             max_aliases=_int("GATEWAY_MAX_ALIASES", 30),
             max_tokens=_int("GATEWAY_MAX_TOKENS", 4000),
-            introspection=_bool("GATEWAY_INTROSPECTION", True),
+            max_directives=_int("GATEWAY_MAX_DIRECTIVES", 20),
+            introspection=_bool("GATEWAY_INTROSPECTION", False),
+            http_get=_bool("GATEWAY_HTTP_GET", False),
             app_cache_seconds=_int("GATEWAY_APP_CACHE_SECONDS", 5),
             threads_per_worker=_int("GATEWAY_THREADS_PER_WORKER", 2),
             log_level=env.get("GATEWAY_LOG_LEVEL") or "info",

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 NODE_CACHE := .cache/node
 NODE_STAMP := $(NODE_CACHE)/.installed
 
-.PHONY: demo test bench schema lint venv clean
+.PHONY: demo test bench schema lint venv clean lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,13 @@ schema: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m mypy gateway
 	$(BIN)/python -m ruff check gateway tests bench
+
+# The container's pinned dependencies, from a clean venv of pyproject.toml's runtime deps.
+lock:
+	rm -rf var/lock-venv && $(PYTHON) -m venv var/lock-venv
+	var/lock-venv/bin/python -m pip install -q .
+	{ sed -n 1,2p requirements.lock; var/lock-venv/bin/python -m pip freeze --exclude consent-gateway; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf var/lock-venv
 
 clean:
 	rm -rf $(VENV) var

@@ -3,16 +3,42 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+POLICY_FILES = ("model.conf", "policy.csv", "purposes.yaml")
+
+
+def installed_policy_dir() -> Path:
+    """Where a wheel installs the default policies (`data-files` in pyproject.toml)."""
+    return Path(sys.prefix) / "share" / "consent-gateway" / "policies"
 
 
 def _default_policy_dir() -> Path:
-    # A source checkout (and an editable install) keeps policies/ next to the package;
-    # containers set GATEWAY_POLICY_DIR explicitly.
-    return _REPO_ROOT / "policies"
+    # A source checkout (and an editable install) keeps policies/ next to the package; an
+    # installed wheel ships them under <prefix>/share/consent-gateway/policies.
+    checkout = _REPO_ROOT / "policies"
+    if (checkout / "model.conf").exists():
+        return checkout
+    return installed_policy_dir()
+
+
+class PolicyDirError(SystemExit):
+    """The policy directory is missing a file; the message says what to set."""
+
+
+def require_policy_dir(policy_dir: Path) -> Path:
+    """`policy_dir` when it holds the casbin model, the policy and the purposes."""
+    missing = [name for name in POLICY_FILES if not (policy_dir / name).is_file()]
+    if missing:
+        raise PolicyDirError(
+            f"no {', '.join(missing)} in {policy_dir}: set GATEWAY_POLICY_DIR to a directory "
+            f"holding {', '.join(POLICY_FILES)} (a source checkout's policies/, or "
+            f"{installed_policy_dir()} of an installed wheel)"
+        )
+    return policy_dir
 
 
 def _int(name: str, default: int) -> int:

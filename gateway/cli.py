@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from gateway.config import Settings, require_policy_dir
 from gateway.consent import cli as consent_cli
 from gateway.privacy.cli import keys_cli
 from gateway.profile.cli import customers_cli
+from gateway.retention.cli import retention_cli
 from gateway.rights.cli import rights_cli
 
 err = Console(stderr=True)
@@ -230,16 +230,39 @@ def serve(host: str, port: int, workers: int, migrate: bool) -> None:
     """Serve the gateway over HTTP (uvicorn)."""
     import uvicorn
 
+    from gateway.ops.logs import configure_logging, logging_config
+
     settings = _settings()
+    configure_logging(settings.log_level, json=settings.log_format == "json")
     if migrate:
         from gateway.store.migrate import upgrade
 
         upgrade(settings.database_url)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _metrics_dir()
     uvicorn.run(
         "gateway.app:create_app", factory=True, host=host, port=port, workers=workers,
         log_level=settings.log_level, proxy_headers=False, server_header=False,
+        # JSON lines from every worker; no access log (it holds the client's address).
+        log_config=logging_config(settings.log_level, json=settings.log_format == "json"),
+        access_log=False, timeout_graceful_shutdown=settings.shutdown_seconds,
+        # uvicorn restarts a worker that does not answer its ping within this many seconds;
+        # its default (5) kills workers still starting on a loaded machine, again and again.
+        timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
     )
+
+
+def _metrics_dir() -> None:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for this server's workers (kept if set: containers)."""
+    import os
+    import tempfile
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()  # counters of an earlier server would add up with ours
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
 
 
 @main.group()
@@ -270,6 +293,7 @@ main.add_command(consent_cli.consents)
 main.add_command(keys_cli)
 main.add_command(customers_cli)
 main.add_command(rights_cli)
+main.add_command(retention_cli)
 
 
 if __name__ == "__main__":  # pragma: no cover

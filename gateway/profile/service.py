@@ -14,7 +14,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Integer, Select, and_, bindparam, false, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+)
 
 from gateway.consent.purposes import Purpose
 from gateway.consent.state import flags_of, subject_allows, subject_flag_columns

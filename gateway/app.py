@@ -18,7 +18,7 @@ from gateway.api.http import GraphQLEndpoint
 from gateway.api.schema import build_schema
 from gateway.audit.startup import record_startup
 from gateway.auth.apps import Authenticator
-from gateway.config import Settings
+from gateway.config import Settings, require_policy_dir
 from gateway.consent.purposes import load_purposes
 from gateway.policy import PolicyEngine
 from gateway.privacy.keys import load_or_create_master_key
@@ -30,6 +30,7 @@ from gateway.store.db import make_engine
 
 def build_services(settings: Settings) -> Services:
     """The long-lived parts of a gateway process, from its settings."""
+    require_policy_dir(settings.policy_dir)
     engine = make_engine(settings.database_url)
     purposes = load_purposes(settings.policy_dir / "purposes.yaml")
     master = load_or_create_master_key(settings.master_key, settings.master_key_file)

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from gateway.api.context import Services
 from gateway.api.http import GraphQLEndpoint
@@ -21,6 +21,8 @@ from gateway.auth.apps import Authenticator
 from gateway.config import Settings, require_policy_dir
 from gateway.consent.purposes import load_purposes
 from gateway.policy import PolicyEngine
+from gateway.portal.settings import PortalSettings
+from gateway.portal.web import build_portal
 from gateway.privacy.keys import load_or_create_master_key
 from gateway.privacy.pseudonyms import PseudonymService
 from gateway.privacy.signing import Signer
@@ -63,8 +65,10 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
-    """The gateway as an ASGI app (uvicorn: `gateway.app:create_app --factory`)."""
+def create_app(settings: Settings | None = None, services: Services | None = None,
+               portal: PortalSettings | None = None) -> Starlette:
+    """The gateway as an ASGI app (uvicorn: `gateway.app:create_app --factory`); the
+    self-service portal under /portal (its settings from GATEWAY_PORTAL_* unless given)."""
     services = services or build_services(settings or Settings.from_env())
     endpoint = GraphQLEndpoint(services, build_schema(services.settings))
 
@@ -96,6 +100,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+            Mount("/portal", app=build_portal(services, portal)),
         ],
         lifespan=lifespan,
     )

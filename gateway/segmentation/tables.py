@@ -59,42 +59,42 @@ segment_versions = Table(
 
 # The computed attributes of one profiled customer. The RFM scores and cell and the
 # life-cycle stage are also written to `customers` (lifecycle_stage, rfm_*), where the read
-# path and its filters have always read them; everything else lives here.
+# path and its filters have always read them; everything else lives here. Moments are unix
+# seconds (UTC): the job reads and writes a million of them per run, and a number costs
+# nothing to parse on either backend.
 customer_attributes = Table(
     "customer_attributes",
     metadata,
     Column("customer_id", Integer, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
     Column("computed_at", UTCDateTime, nullable=False),
-    # what the inputs were when last aggregated: the job aggregates again only past these
+    # the newest order and interaction ids aggregated: the job aggregates again only past them
     Column("orders_seen", BigInteger, nullable=False, default=0),
     Column("interactions_seen", BigInteger, nullable=False, default=0),
-    # order aggregates (amounts in euro cents, converted at the configured rates)
-    Column("order_count", Integer, nullable=False, default=0),
+    # facts: purchases (orders not cancelled or returned), amounts in euro cents
+    Column("purchases", Integer, nullable=False, default=0),
     Column("spent_eur_cents", BigInteger, nullable=False, default=0),
-    Column("first_order_at", UTCDateTime),
-    Column("last_order_at", UTCDateTime),
-    Column("orders_365d", Integer, nullable=False, default=0),
-    Column("spent_365d_eur_cents", BigInteger, nullable=False, default=0),
-    # RFM and life cycle
+    Column("first_purchase_ts", BigInteger),
+    Column("last_purchase_ts", BigInteger),
+    Column("prev_purchase_ts", BigInteger),  # the purchase before the last (won back?)
+    Column("email_opens", Integer, nullable=False, default=0),
+    Column("email_clicks", Integer, nullable=False, default=0),
+    Column("email_campaigns", Integer, nullable=False, default=0),  # distinct campaigns opened
+    Column("web_visits", Integer, nullable=False, default=0),
+    Column("calls", Integer, nullable=False, default=0),
+    Column("last_email_ts", BigInteger),
+    Column("last_web_ts", BigInteger),
+    Column("last_call_ts", BigInteger),
+    Column("preferred_device", String(16)),
+    Column("best_hour", Integer),  # hour of day (UTC) with the most engagements
+    # attributes derived from the facts (gateway/segmentation/derive.py)
     Column("recency_days", Integer),
     Column("r_score", Integer),
     Column("f_score", Integer),
     Column("m_score", Integer),
     Column("rfm_cell", String(32)),
     Column("lifecycle", String(16)),
-    # channel and device affinity
-    Column("email_opens", Integer, nullable=False, default=0),
-    Column("email_clicks", Integer, nullable=False, default=0),
-    Column("email_campaigns", Integer, nullable=False, default=0),  # distinct campaigns opened
     Column("email_open_rate", Float),
     Column("email_click_rate", Float),
-    Column("web_visits", Integer, nullable=False, default=0),
-    Column("calls", Integer, nullable=False, default=0),
-    Column("last_email_at", UTCDateTime),
-    Column("last_web_at", UTCDateTime),
-    Column("last_call_at", UTCDateTime),
-    Column("preferred_device", String(16)),
-    Column("best_hour", Integer),  # hour of day (UTC) with the most engagements
     Column("milestones", JSON, nullable=False),  # loyalty milestones crossed, by name
     # persona membership (gateway/segmentation/personas.py)
     Column("persona_key", Integer),

@@ -71,6 +71,12 @@ class RequestContext:
                     "unknown purpose in X-Purpose; the purposes are listed in policies/purposes.yaml",
                 )
             policy = self.services.policy
+            if purpose.name not in policy.purposes_of(self.caller.role):
+                # Minimisation: a purpose this app may not process personal data for at all
+                # is refused as a whole; nothing is listed, not even pseudonyms.
+                raise ServiceError(
+                    Code.POLICY_DENIED, "this app may not process personal data for this purpose"
+                )
             self._reader = Reader(
                 plan=policy.plan(self.caller.role, purpose, CUSTOMER_FIELDS),
                 pseudonyms=self.services.pseudonyms.for_app(self.caller.app_id),

@@ -18,6 +18,8 @@ class Code(StrEnum):
     OBJECTED = "OBJECTED"
     RESTRICTED = "RESTRICTED"
     CHANNEL_OPTED_OUT = "CHANNEL_OPTED_OUT"
+    # withheld for the customer's own choices, told to a caller that may not know them
+    WITHHELD = "WITHHELD"
     NOT_FOUND = "NOT_FOUND"
     INVALID_INPUT = "INVALID_INPUT"
     # data subject requests (gateway/rights): why a step of a case cannot be taken

@@ -17,6 +17,7 @@ from gateway.consent import cli as consent_cli
 from gateway.privacy.cli import keys_cli
 from gateway.profile.cli import customers_cli
 from gateway.rights.cli import rights_cli
+from gateway.scoring.cli import scores_cli
 from gateway.segmentation.cli import segments_cli
 
 err = Console(stderr=True)
@@ -258,6 +259,7 @@ main.add_command(keys_cli)
 main.add_command(customers_cli)
 main.add_command(rights_cli)
 main.add_command(segments_cli)
+main.add_command(scores_cli)
 
 
 if __name__ == "__main__":  # pragma: no cover

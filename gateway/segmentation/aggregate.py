@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -70,14 +71,18 @@ def _scope(column: ColumnElement[int], ids: Sequence[int] | None, lo: int, hi: i
 
 
 def order_facts(conn: Connection, config: SegmentationConfig, ids: Sequence[int] | None,
-                lo: int, hi: int) -> dict[int, tuple[Any, ...]]:
-    """Per customer: purchases, euro cents, first, last and previous purchase (unix s), max id."""
+                lo: int, hi: int, before: datetime | None = None) -> dict[int, tuple[Any, ...]]:
+    """Per customer: purchases, euro cents, first, last and previous purchase (unix s), max id;
+    with `before`, as they were at that moment (what a model is trained on)."""
     o = orders.c
     at = epoch(conn, o.ordered_at)
     prev = func.lag(at).over(partition_by=o.customer_id, order_by=(o.ordered_at, o.id))
+    where = [_scope(o.customer_id, ids, lo, hi), o.status.not_in(config.not_purchases)]
+    if before is not None:
+        where.append(o.ordered_at < before)
     inner = (
         select(o.customer_id, o.id, at.label("at"), eur_cents(config).label("eur"), prev.label("prev"))
-        .where(_scope(o.customer_id, ids, lo, hi), o.status.not_in(config.not_purchases))
+        .where(*where)
         .subquery()
     )
     stmt = select(
@@ -92,9 +97,9 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def interaction_facts(conn: Connection, ids: Sequence[int] | None, lo: int,
-                      hi: int) -> dict[int, tuple[Any, ...]]:
+                      hi: int, before: datetime | None = None) -> dict[int, tuple[Any, ...]]:
     """Per customer: opens, clicks, campaigns opened, visits, calls, last email / web / call
-    (unix s), preferred device, newest interaction id."""
+    (unix s), preferred device, newest interaction id (with `before`: as they were then)."""
     i = interactions.c
     at = epoch(conn, i.occurred_at)
     stmt = select(
@@ -106,7 +111,8 @@ def interaction_facts(conn: Connection, ids: Sequence[int] | None, lo: int,
         func.max(case((i.channel == "phone", at))),
         *(_count_if(i.device == d) for d in DEVICES),
         func.max(i.id),
-    ).where(_scope(i.customer_id, ids, lo, hi)).group_by(i.customer_id)
+    ).where(_scope(i.customer_id, ids, lo, hi),
+            *([i.occurred_at < before] if before is not None else [])).group_by(i.customer_id)
     out: dict[int, tuple[Any, ...]] = {}
     for row in conn.execute(stmt):
         devices = row[9:12]

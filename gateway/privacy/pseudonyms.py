@@ -99,6 +99,11 @@ class PseudonymService:
         """The pseudonymizer of one calling app."""
         return self._for(f"app:{app_id}")
 
+    def for_destination(self, audience: str) -> Pseudonymizer:
+        """The pseudonymizer of one activation destination (its own audience: ids sent to one
+        destination cannot be joined with another's, nor with any app's)."""
+        return self._for(f"destination:{audience}")
+
     def for_audit(self) -> Pseudonymizer:
         """The pseudonymizer whose ids appear in the audit log (resolvable by officers)."""
         return self._for("audit")

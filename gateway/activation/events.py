@@ -152,7 +152,7 @@ def _fire(conn: Connection, activation: Activation, event_id: int, customer_id: 
                 customer_id=customer_id, channel=destination.channel, purpose=rule.purpose,
                 template=step.template, status="pending", not_before=due, next_attempt_at=due,
                 attempts=0, planned_at=now,
-            ).on_conflict_do_nothing(index_elements=["dedupe"])
-            count += int(conn.execute(stmt).rowcount or 0)
+            ).on_conflict_do_nothing(index_elements=["dedupe"]).returning(activation_messages.c.id)
+            count += len(conn.execute(stmt).all())  # rowcount: none on PostgreSQL here
         triggered[rule.name] = count
     return triggered

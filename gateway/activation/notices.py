@@ -228,8 +228,8 @@ def _insert_notices(conn: Connection, rows: list[dict[str, Any]]) -> int:
     done = 0
     for row in rows:  # few at a time: one per change and destination that received the customer
         stmt = builder(activation_messages).values(**row).on_conflict_do_nothing(
-            index_elements=["dedupe"])
-        done += int(conn.execute(stmt).rowcount or 0)
+            index_elements=["dedupe"]).returning(activation_messages.c.id)
+        done += len(conn.execute(stmt).all())  # rowcount: none on PostgreSQL here
     return done
 
 

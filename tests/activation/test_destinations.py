@@ -88,16 +88,16 @@ def test_bad_campaigns_get_a_code_and_plan_nothing(fresh_gateway: Gateway) -> No
     base = CampaignInput(name="c", destination="esp", purpose="marketing_email",
                          template="newsletter", customer_ids=(cid,))
     cases = [
-        (dict(destination="nowhere"), Code.NOT_FOUND, "destination"),
-        (dict(purpose="marketing_sms"), Code.INVALID_INPUT, "purpose"),
-        (dict(purpose="nonsense"), Code.PURPOSE_UNKNOWN, "purpose"),
-        (dict(template="spring_sale_city"), Code.INVALID_INPUT, "template"),  # needs city
-        (dict(template="no_such_template"), Code.INVALID_INPUT, "template"),
-        (dict(customer_ids=(cid, 10**9)), Code.NOT_FOUND, "customerIds"),
-        (dict(customer_ids=None, segment_id="42"), Code.NOT_FOUND, "segmentId"),
-        (dict(holdout=0.9), Code.INVALID_INPUT, "holdout"),
-        (dict(arms=(Arm("A", 1, "newsletter"), Arm("A", 1, "newsletter"))), Code.INVALID_INPUT, "arms"),
-        (dict(arms=(Arm("A", 1, "newsletter"), Arm("B", 1, "spring_sale_city"))), Code.INVALID_INPUT,
+        ({"destination": "nowhere"}, Code.NOT_FOUND, "destination"),
+        ({"purpose": "marketing_sms"}, Code.INVALID_INPUT, "purpose"),
+        ({"purpose": "nonsense"}, Code.PURPOSE_UNKNOWN, "purpose"),
+        ({"template": "spring_sale_city"}, Code.INVALID_INPUT, "template"),  # needs city
+        ({"template": "no_such_template"}, Code.INVALID_INPUT, "template"),
+        ({"customer_ids": (cid, 10**9)}, Code.NOT_FOUND, "customerIds"),
+        ({"customer_ids": None, "segment_id": "42"}, Code.NOT_FOUND, "segmentId"),
+        ({"holdout": 0.9}, Code.INVALID_INPUT, "holdout"),
+        ({"arms": (Arm("A", 1, "newsletter"), Arm("A", 1, "newsletter"))}, Code.INVALID_INPUT, "arms"),
+        ({"arms": (Arm("A", 1, "newsletter"), Arm("B", 1, "spring_sale_city"))}, Code.INVALID_INPUT,
          "arms[1].template"),
     ]
     for change, code, field in cases:
@@ -118,10 +118,10 @@ def test_destination_input_is_checked(fresh_gateway: Gateway) -> None:
     base = DestinationInput(name="esp", kind="webhook", channel="email", purpose="marketing_email",
                             fields=("email",), url="http://127.0.0.1:9/hook")
     cases = [
-        (dict(name="Bad Name!"), "name"), (dict(kind="carrier_pigeon"), "kind"),
-        (dict(channel="sms"), "channel"), (dict(url="http://127.0.0.1:10/hook"), "url"),
-        (dict(kind="file", url=None, path="../../etc"), "path"), (dict(role="nobody"), "role"),
-        (dict(batch_size=0), "batchSize"),
+        ({"name": "Bad Name!"}, "name"), ({"kind": "carrier_pigeon"}, "kind"),
+        ({"channel": "sms"}, "channel"), ({"url": "http://127.0.0.1:10/hook"}, "url"),
+        ({"kind": "file", "url": None, "path": "../../etc"}, "path"), ({"role": "nobody"}, "role"),
+        ({"batch_size": 0}, "batchSize"),
     ]
     for change, field in cases:
         with pytest.raises(ServiceError) as caught, gw.engine.begin() as conn:

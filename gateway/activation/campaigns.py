@@ -251,7 +251,7 @@ def _record(conn: Connection, activation: Activation, actor: Actor, result: RunR
     conn.execute(insert(activation_runs).values(
         campaign_id=result.campaign.id, kind=result.kind, started_at=started,
         finished_at=activation.clock.now(), counts=result.counts(), actor=actor.name,
-        audit_seq=seq))
+        audit_seq=seq or None))
 
 
 def dry_run(conn: Connection, activation: Activation, actor: Actor, ref: str) -> RunResult:

@@ -28,6 +28,9 @@ class Actor:
     role: str | None = None
     purpose: str | None = None
     actor_type: str = "system"
+    # A GraphQL request writes its own audit entry (gateway/api/http.py) with the counts the
+    # resolver adds to it: the service then writes none of its own.
+    request_audited: bool = False
 
 
 CLI = Actor("cli")
@@ -62,7 +65,10 @@ class Activation:
 
     def audit(self, conn: Connection, action: str, actor: Actor, *, detail: Mapping[str, Any],
               subjects: Sequence[int] = (), refused: str | None = None) -> int:
-        """One audit entry (`activation.<step>`) on `conn`: codes, counts and names only."""
+        """One audit entry (`activation.<step>`) on `conn`: codes, counts and names only; its
+        seq (0 when the caller's request entry records the step instead)."""
+        if actor.request_audited:
+            return 0
         return record_event(
             conn, f"activation.{action}", audit=self.pseudonyms.for_audit(), signer=self.signer,
             settings=self.settings, actor=actor.name, actor_type=actor.actor_type,

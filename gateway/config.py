@@ -3,16 +3,42 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+POLICY_FILES = ("model.conf", "policy.csv", "purposes.yaml")
+
+
+def installed_policy_dir() -> Path:
+    """Where a wheel installs the default policies (`data-files` in pyproject.toml)."""
+    return Path(sys.prefix) / "share" / "consent-gateway" / "policies"
 
 
 def _default_policy_dir() -> Path:
-    # A source checkout (and an editable install) keeps policies/ next to the package;
-    # containers set GATEWAY_POLICY_DIR explicitly.
-    return _REPO_ROOT / "policies"
+    # A source checkout (and an editable install) keeps policies/ next to the package; an
+    # installed wheel ships them under <prefix>/share/consent-gateway/policies.
+    checkout = _REPO_ROOT / "policies"
+    if (checkout / "model.conf").exists():
+        return checkout
+    return installed_policy_dir()
+
+
+class PolicyDirError(SystemExit):
+    """The policy directory is missing a file; the message says what to set."""
+
+
+def require_policy_dir(policy_dir: Path) -> Path:
+    """`policy_dir` when it holds the casbin model, the policy and the purposes."""
+    missing = [name for name in POLICY_FILES if not (policy_dir / name).is_file()]
+    if missing:
+        raise PolicyDirError(
+            f"no {', '.join(missing)} in {policy_dir}: set GATEWAY_POLICY_DIR to a directory "
+            f"holding {', '.join(POLICY_FILES)} (a source checkout's policies/, or "
+            f"{installed_policy_dir()} of an installed wheel)"
+        )
+    return policy_dir
 
 
 def _int(name: str, default: int) -> int:
@@ -65,7 +91,11 @@ class Settings:
     max_query_depth: int = 8
     max_aliases: int = 30
     max_tokens: int = 4000
-    introspection: bool = True
+    max_directives: int = 20  # directives in one document (@include/@skip; unknown ones too)
+    introspection: bool = False  # on in `make demo` (GATEWAY_INTROSPECTION=true)
+    # GET for queries: off, since a URL (variables included: an email filter, say) ends up in
+    # proxy and access logs; mutations are never run through GET.
+    http_get: bool = False
     app_cache_seconds: int = 5
     threads_per_worker: int = 2
     log_level: str = "info"
@@ -105,7 +135,9 @@ class Settings:
             max_query_depth=_int("GATEWAY_MAX_QUERY_DEPTH", 8),
             max_aliases=_int("GATEWAY_MAX_ALIASES", 30),
             max_tokens=_int("GATEWAY_MAX_TOKENS", 4000),
-            introspection=_bool("GATEWAY_INTROSPECTION", True),
+            max_directives=_int("GATEWAY_MAX_DIRECTIVES", 20),
+            introspection=_bool("GATEWAY_INTROSPECTION", False),
+            http_get=_bool("GATEWAY_HTTP_GET", False),
             app_cache_seconds=_int("GATEWAY_APP_CACHE_SECONDS", 5),
             threads_per_worker=_int("GATEWAY_THREADS_PER_WORKER", 2),
             log_level=env.get("GATEWAY_LOG_LEVEL") or "info",

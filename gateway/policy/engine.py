@@ -66,6 +66,14 @@ class FieldPlan:
     role: str
     purpose: Purpose
     fields: Mapping[str, FieldAccess]
+    # May this (role, purpose) know the customers' choices (read `preferences`)? If not, a
+    # value withheld for the subject's reason (objection, restriction, ...) says only
+    # WITHHELD: the reason is itself a preference.
+    explains_subject: bool = False
+
+    def shown(self, code: Code) -> Code:
+        """The code this plan's caller is told for a subject-side withholding."""
+        return code if self.explains_subject else Code.WITHHELD
 
     def access(self, name: str) -> FieldAccess:
         """The access for `name`; a field the plan does not know is denied (no category)."""
@@ -161,7 +169,10 @@ class PolicyEngine:
         key = (role, purpose.name, id(specs))
         found = self._plans.get(key)
         if found is None:
-            found = FieldPlan(role, purpose, {s.name: self._access(role, purpose, s) for s in specs})
+            found = FieldPlan(
+                role, purpose, {s.name: self._access(role, purpose, s) for s in specs},
+                explains_subject=self.decide(role, purpose.name, "preferences", "read").allowed,
+            )
             with self._lock:
                 self._plans[key] = found
                 self._catalogs[id(specs)] = specs  # keeps the id from being reused

@@ -10,15 +10,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import struct
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from gateway.privacy.keys import derive_key
+from gateway.privacy.ordering import OrderKey, order_key
 
 _ID = struct.Struct(">Q")
+_NONCE = 16
 
 
 class InvalidPseudonym(ValueError):
@@ -45,12 +48,16 @@ def _unb64(text: str) -> bytes:
 class Pseudonymizer:
     """Makes and resolves the pseudonyms and opaque tokens of one audience."""
 
-    __slots__ = ("_hmac_key", "_siv", "audience")
-
     def __init__(self, master: bytes, audience: str) -> None:
         self.audience = audience
         self._siv = AESSIV(derive_key(master, f"pseudonym:{audience}", 64))
         self._hmac_key = derive_key(master, f"identifier:{audience}")
+        self._master = master
+
+    @cached_property
+    def order(self) -> OrderKey:
+        """This audience's own default order of customers (gateway/privacy/ordering.py)."""
+        return order_key(self._master, self.audience)
 
     def customer_id(self, internal_id: int) -> str:
         """The pseudonym of customer `internal_id` for this audience."""
@@ -69,13 +76,22 @@ class Pseudonymizer:
         return int(_ID.unpack(plain)[0])
 
     def seal(self, payload: bytes, context: bytes) -> str:
-        """An opaque, tamper-proof token (for cursors) readable only by this audience."""
-        return _b64(self._siv.encrypt(payload, [context]))
+        """An opaque, tamper-proof token (for cursors) readable only by this audience.
+
+        Randomised (a fresh nonce each time): two tokens of one payload differ, so a token
+        says nothing about its payload, not even whether two payloads are equal. Callers
+        give fixed-width payloads, so the length says nothing either.
+        """
+        nonce = os.urandom(_NONCE)
+        return _b64(nonce + self._siv.encrypt(payload, [context, nonce]))
 
     def unseal(self, token: str, context: bytes) -> bytes:
         """The payload of a token made by `seal` with the same context."""
+        data = _unb64(token)
+        if len(data) <= _NONCE:
+            raise InvalidPseudonym("malformed token")
         try:
-            return self._siv.decrypt(_unb64(token), [context])
+            return self._siv.decrypt(data[_NONCE:], [context, data[:_NONCE]])
         except InvalidTag as exc:
             raise InvalidPseudonym("not this audience's token") from exc
 

@@ -54,6 +54,10 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
 
 FIELDS_BY_NAME = {f.name: f for f in CUSTOMER_FIELDS}
 
+# Fields computed by profiling (a `derived` category anywhere in their lineage): served only
+# for customers whose profiling is allowed (gateway/profile/service.py).
+DERIVED = frozenset(f.name for f in CUSTOMER_FIELDS if "derived" in f.categories)
+
 # Scalar fields read straight from a `customers` column.
 COLUMNS: dict[str, str] = {
     "firstName": "first_name",

@@ -11,7 +11,6 @@ destination's own pseudonyms.
 
 from __future__ import annotations
 
-import struct
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -32,6 +31,7 @@ from gateway.activation.service import Activation
 from gateway.activation.tables import activation_events, activation_messages
 from gateway.consent.state import flags_of, subject_flag_columns
 from gateway.consent.tables import preference_state
+from gateway.errors import ServiceError
 from gateway.policy import decide_subject
 from gateway.policy.codes import Code
 from gateway.privacy.pseudonyms import InvalidPseudonym, Pseudonymizer
@@ -39,8 +39,6 @@ from gateway.profile.identity import with_data_key
 from gateway.profile.reader import Reader, build_view
 from gateway.profile.tables import customers
 
-_ID = struct.Struct(">Q")
-_MESSAGE = b"activation-message"
 YEAR = 366 * 86400
 
 
@@ -60,7 +58,7 @@ class Decided:
 
 def message_token(destination: Destination, names: Pseudonymizer, message_id: int) -> str:
     """The public id of a message: stable, opaque, readable only by the gateway."""
-    return f"m{destination.id}.{names.seal(_ID.pack(message_id), _MESSAGE)}"
+    return f"m{destination.id}.{names.reference('activation-message', message_id)}"
 
 
 def resolve_token(activation: Activation, conn: Connection, token: str) -> int | None:
@@ -72,10 +70,9 @@ def resolve_token(activation: Activation, conn: Connection, token: str) -> int |
         return None
     try:
         destination = get_destination(conn, destination_id=int(head[1:]))
-        plain = destination.pseudonyms(activation).unseal(sealed, _MESSAGE)
-    except (InvalidPseudonym, Exception):  # noqa: BLE001 - any failure: not a message of ours
+        return destination.pseudonyms(activation).resolve_reference("activation-message", sealed)
+    except (InvalidPseudonym, ServiceError):
         return None
-    return int(_ID.unpack(plain)[0]) if len(plain) == _ID.size else None
 
 
 def _jsonable(value: Any) -> Any:
@@ -98,6 +95,8 @@ class BatchGate:
         self.ids = sorted({int(r.customer_id) for r in rows if r.customer_id is not None})
         self.out = Decided()
         self._campaigns: dict[int, Campaign] = {}
+        # What the policy lets the destination receive now (it may have changed since).
+        self.allowed = frozenset(destination.allowed_fields(activation))
         self._sent_in_batch: Counter[Any] = Counter()
 
     # --- facts in bulk ----------------------------------------------------------------------
@@ -220,8 +219,7 @@ class BatchGate:
         found = self.activation.rules.templates.get(template)
         if found is None:
             return False
-        allowed = set(self.destination.allowed_fields(self.activation))
-        if any(f not in allowed for f in found.fields):
+        if any(f not in self.allowed for f in found.fields):
             return False
         categories: tuple[str, ...] = ()
         if campaign is not None and campaign.audience_kind == "segment":

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, insert, or_, select, update
+from sqlalchemy import Connection, String, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.activation.destinations import Destination, list_destinations
@@ -41,7 +41,8 @@ from gateway.rights.tables import rights_cases, rights_rectifications
 from gateway.store.types import utcnow
 
 GAP_SECONDS = 600
-READ_LIMIT = 5000
+GAP_WINDOW = 1000  # a commit-order race concerns the newest ids only
+READ_LIMIT = 50_000
 m = activation_messages.c
 
 
@@ -104,9 +105,28 @@ LEDGERS: dict[str, Any] = {
 }
 
 
-def _read(conn: Connection, ledger: str, position: int, gaps: list[int]) -> list[Any]:
+# Only these rows can tell a recipient anything; the rest (grants, opt-ins, lifted
+# objections) are skipped in SQL, while their ids still move the position.
+def _relevant(ledger: str) -> Any:
+    if ledger == "consent_events":
+        return consent_events.c.action.in_(("withdraw", "deny"))
+    if ledger == "preference_events":
+        p = preference_events.c
+        return or_(and_(p.kind == "channel", p.value == "opt_out"),
+                   and_(p.kind.in_(("objection", "restriction")), p.value == "on"))
+    return None
+
+
+def _read(conn: Connection, ledger: str, position: int, gaps: list[int]) -> tuple[list[int], list[Any]]:
+    """The ids past `position` (and the gaps) seen now, and the rows among them that matter."""
     table = LEDGERS[ledger]
-    where = table.c.id > position
+    ids = list(conn.execute(select(table.c.id).where(table.c.id > position)
+                            .order_by(table.c.id).limit(READ_LIMIT)).scalars())
+    if gaps:
+        ids += list(conn.execute(select(table.c.id).where(table.c.id.in_(gaps))).scalars())
+    if not ids:
+        return [], []
+    where = and_(table.c.id > position, table.c.id <= max(ids))
     if gaps:
         where = or_(where, table.c.id.in_(gaps))
     if ledger == "rights_rectifications":
@@ -115,8 +135,8 @@ def _read(conn: Connection, ledger: str, position: int, gaps: list[int]) -> list
                 .select_from(rights_rectifications.join(rights_cases, r.case_id == c.id))
                 .where(where))
     else:
-        stmt = select(table).where(where)
-    return list(conn.execute(stmt.order_by(table.c.id).limit(READ_LIMIT)))
+        stmt = select(table).where(where, _relevant(ledger))
+    return [int(i) for i in ids], list(conn.execute(stmt.order_by(table.c.id)))
 
 
 def _news(ledger: str, rows: list[Any]) -> list[News]:
@@ -142,7 +162,7 @@ def _advance(position: int, gaps: dict[int, float], seen: list[int], now: float)
     top = max([position, *seen])
     present = set(seen)
     for missing in range(position + 1, top):
-        if missing not in present and top - missing <= READ_LIMIT:
+        if missing not in present and top - missing <= GAP_WINDOW:
             kept.setdefault(missing, now)
     return top, kept
 
@@ -170,36 +190,51 @@ def watch(conn: Connection, activation: Activation) -> int:
     enqueued = 0
     for ledger in LEDGERS:
         position, gaps = _state(conn, ledger)
-        rows = _read(conn, ledger, position, sorted(gaps))
-        if not rows and not gaps:
-            continue
-        news = _news(ledger, rows)
-        if news and destinations:
-            enqueued += tell(conn, activation, destinations, news)
-        top, kept = _advance(position, gaps, [int(r.id) for r in rows], time.time())
-        _save(conn, ledger, top, kept, activation.clock.now())
+        while True:
+            ids, rows = _read(conn, ledger, position, sorted(gaps))
+            if not ids and not gaps:
+                break
+            news = _news(ledger, rows)
+            if news and destinations:
+                enqueued += tell(conn, activation, destinations, news)
+            position, gaps = _advance(position, gaps, ids, time.time())
+            if conn.dialect.name == "sqlite":
+                gaps = {}  # one writer at a time: ids commit in order, a hole is a rollback
+            _save(conn, ledger, position, gaps, activation.clock.now())
+            if len(ids) < READ_LIMIT:
+                break
     return enqueued
 
 
-def _receivers(conn: Connection, customer_id: int, before: datetime | None) -> set[int]:
-    """The destinations that received (or were tried with) the customer, before a moment."""
-    cond = and_(m.customer_id == customer_id, m.kind == "message",
-                or_(m.status == "sent", m.attempts > 0))
-    if before is not None:
-        cond = and_(cond, or_(m.sent_at < before, and_(m.sent_at.is_(None), m.planned_at < before)))
-    return set(conn.execute(select(m.destination_id).where(cond).distinct()).scalars())
+def _receivers(conn: Connection, customer_ids: list[int]) -> dict[int, dict[int, datetime]]:
+    """For each customer: the destinations that received (or were tried with) them, and
+    the first time they were (sent, or planned for a try that may have arrived)."""
+    first = func.min(func.coalesce(m.sent_at, m.planned_at))
+    out: dict[int, dict[int, datetime]] = {}
+    for start in range(0, len(customer_ids), 5000):
+        chunk = customer_ids[start:start + 5000]
+        rows = conn.execute(
+            select(m.customer_id, m.destination_id, first.label("first"))
+            .where(m.customer_id.in_(chunk), m.kind == "message",
+                   or_(m.status == "sent", m.attempts > 0))
+            .group_by(m.customer_id, m.destination_id))
+        for row in rows:
+            out.setdefault(int(row.customer_id), {})[int(row.destination_id)] = row.first
+    return out
 
 
 def tell(conn: Connection, activation: Activation, destinations: Iterable[Destination],
          news: list[News]) -> int:
-    """Enqueue a notice of each change to each destination it concerns that received them."""
+    """Enqueue a notice of each change to each destination it concerns that received the
+    customer before the change."""
     by_id = {d.id: d for d in destinations}
     now = activation.clock.now()
+    received = _receivers(conn, sorted({n.customer_id for n in news}))
     rows = []
     for item in news:
-        for dest_id in _receivers(conn, item.customer_id, item.recorded_at):
+        for dest_id, since in received.get(item.customer_id, {}).items():
             destination = by_id.get(dest_id)
-            if destination is None:
+            if destination is None or since >= item.recorded_at:
                 continue
             purpose = activation.purposes.by_name.get(destination.purpose)
             if purpose is None or not concerns(item, destination, purpose):

@@ -25,6 +25,7 @@ from gateway.activation.gate import (
     allowed_condition,
     epoch,
     fact_columns,
+    present,
     reason,
 )
 from gateway.activation.service import Activation
@@ -63,7 +64,7 @@ def count_reasons(conn: Connection, activation: Activation, campaign: Campaign,
                   destination: Destination, result: RunResult, now: datetime) -> None:
     """Fill `result` with the audience size, the eligible and the excluded per reason."""
     purpose = activation.purposes.by_name[campaign.purpose]
-    columns = fact_columns(purpose, destination.channel, now)
+    columns = fact_columns(purpose, destination.channel, now, present(conn, destination.channel, now))
     params = {"now_epoch": epoch(now)}
     excluded: Counter[str] = Counter()
     matched = members = 0
@@ -95,7 +96,8 @@ def enqueue(conn: Connection, activation: Activation, campaign: Campaign,
             destination: Destination, result: RunResult, now: datetime) -> None:
     """Insert a pending message for each allowed member not yet planned; count both."""
     purpose = activation.purposes.by_name[campaign.purpose]
-    allowed = allowed_condition(purpose, destination.channel, now)
+    allowed = allowed_condition(purpose, destination.channel, now,
+                                present(conn, destination.channel, now))
     dedupe = literal(f"c{campaign.id}:", String) + cast(customers.c.id, String)
     when = literal(now, UTCDateTime)
     names = ["kind", "dedupe", "destination_id", "campaign_id", "customer_id", "channel",

@@ -26,9 +26,10 @@ CONSENT_ACTIONS = ("grant", "withdraw")
 
 def recorder(portal: Portal) -> service.Recorder:
     """Records as no app (app_id None); the receipt names the person by their audit pseudonym,
-    the reference the operator's audit log and proofs use."""
+    the reference the operator's audit log and proofs use, and keeps the full proof (the
+    exact notice text's hash, the 152-FZ content): it goes to the person themself."""
     return service.Recorder(portal.purposes, portal.signer, None, portal.audit, portal.vault,
-                            full_proof=True)  # the person's own receipt keeps the whole proof
+                            full_proof=True)
 
 
 def consent_purposes(portal: Portal) -> list[Purpose]:
@@ -62,10 +63,10 @@ def change_consent(conn: Connection, portal: Portal, customer_id: int, purpose_n
                    action: str, *, language: str | None, evidence: str | None,
                    source_channel: str = "portal") -> Receipt:
     """Grant (to the newest notice shown in the person's jurisdiction) or withdraw a consent."""
-    portal.require("consent", CONSENT_PERMISSIONS.get(action, "grant"))
-    purpose = _consent_purpose(portal, purpose_name)
     if action not in CONSENT_ACTIONS and not (source_channel == "gpc" and action == "deny"):
         raise ServiceError(Code.INVALID_INPUT, "grant or withdraw", "action")
+    portal.require("consent", CONSENT_PERMISSIONS[action])  # grant relaxes, the rest refuses
+    purpose = _consent_purpose(portal, purpose_name)
     subject = service.find_subject(conn, customer_id)
     notice = grantable_notice(purpose, subject.jurisdiction)
     if notice is None:
@@ -82,9 +83,12 @@ def change_consent(conn: Connection, portal: Portal, customer_id: int, purpose_n
     return receipt
 
 
-def _preference(conn: Connection, portal: Portal, customer_id: int, evidence: str | None,
-                kind: str, value: str) -> service.PreferenceInput:
-    portal.require("preference", PREFERENCE_PERMISSIONS[(kind, value)])
+def _preference(portal: Portal, customer_id: int, evidence: str | None, kind: str,
+                value: str) -> service.PreferenceInput:
+    permission = PREFERENCE_PERMISSIONS.get((kind, value))
+    if permission is None:
+        raise ServiceError(Code.INVALID_INPUT, "not a choice of this kind", "value")
+    portal.require("preference", permission)  # relax (loosen) or restrict (tighten)
     return service.PreferenceInput(customer_id=customer_id, source_channel="portal",
                                    evidence=evidence)
 
@@ -102,7 +106,7 @@ def set_channel(conn: Connection, portal: Portal, customer_id: int, channel: str
                 cap: tuple[int, int] | None, *, evidence: str | None) -> Receipt:
     """Opt in to (with an optional frequency cap) or out of a contact channel."""
     value = "opt_in" if opted_in else "opt_out"
-    given = _preference(conn, portal, customer_id, evidence, "channel", value)
+    given = _preference(portal, customer_id, evidence, "channel", value)
     receipt = service.set_channel_preference(
         conn, recorder(portal), given, channel, value, cap[0] if cap else None, cap[1] if cap else None)
     return _done(conn, portal, customer_id, receipt, "channel", channel, value)
@@ -111,7 +115,7 @@ def set_channel(conn: Connection, portal: Portal, customer_id: int, channel: str
 def set_objection(conn: Connection, portal: Portal, customer_id: int, scope: str, on: bool,
                   *, evidence: str | None) -> Receipt:
     """Object (Art. 21) to profiling or direct marketing, or lift the objection."""
-    given = _preference(conn, portal, customer_id, evidence, "objection", "on" if on else "off")
+    given = _preference(portal, customer_id, evidence, "objection", "on" if on else "off")
     receipt = service.record_objection(conn, recorder(portal), given, scope, on)
     return _done(conn, portal, customer_id, receipt, "objection", scope, "on" if on else "off")
 
@@ -119,7 +123,7 @@ def set_objection(conn: Connection, portal: Portal, customer_id: int, scope: str
 def set_restriction(conn: Connection, portal: Portal, customer_id: int, on: bool,
                     *, evidence: str | None) -> Receipt:
     """Restrict (Art. 18) the processing of one's data, or release it."""
-    given = _preference(conn, portal, customer_id, evidence, "restriction", "on" if on else "off")
+    given = _preference(portal, customer_id, evidence, "restriction", "on" if on else "off")
     receipt = service.restrict_processing(conn, recorder(portal), given, on)
     return _done(conn, portal, customer_id, receipt, "restriction", "processing", "on" if on else "off")
 

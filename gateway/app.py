@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
+from gateway.activation.service import Activation
 from gateway.api.context import Services
 from gateway.api.http import GraphQLEndpoint
 from gateway.api.schema import build_schema
@@ -36,15 +37,20 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.database_url)
     purposes = load_purposes(settings.policy_dir / "purposes.yaml")
     master = load_or_create_master_key(settings.master_key, settings.master_key_file)
+    policy = PolicyEngine(settings.policy_dir, purposes)
+    pseudonyms = PseudonymService(master)
+    signer = Signer(master)
+    vault = vault_for(settings, master)
     return Services(
         settings=settings,
         engine=engine,
         purposes=purposes,
-        policy=PolicyEngine(settings.policy_dir, purposes),
-        pseudonyms=PseudonymService(master),
+        policy=policy,
+        pseudonyms=pseudonyms,
         authenticator=Authenticator(engine, settings.app_cache_seconds),
-        signer=Signer(master),
-        vault=vault_for(settings, master),
+        signer=signer,
+        vault=vault,
+        activation=Activation.build(settings, purposes, policy, pseudonyms, vault, signer),
     )
 
 
@@ -92,7 +98,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         await run_in_threadpool(record_startup, services.engine, services.settings,
                                 services.signer, services.pseudonyms.for_audit())
         _freeze_startup_objects()
+        running = None
+        if services.settings.activation_worker and services.activation is not None:
+            from gateway.activation.worker import start_in_thread
+
+            running = start_in_thread(services.engine, services.activation)
         yield
+        if running is not None:
+            running[0].stop()
+            running[1].join(timeout=30)  # let it finish the batch in hand
+            running[0].close()
         services.engine.dispose()
 
     app = Starlette(

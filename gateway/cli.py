@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select, update
 
+from gateway.activation.cli import activation_cli
 from gateway.audit.cli import audit_cli
 from gateway.config import Settings, require_policy_dir
 from gateway.consent import cli as consent_cli
@@ -281,6 +282,7 @@ main.add_command(rights_cli)
 main.add_command(portal_cli)
 main.add_command(segments_cli)
 main.add_command(scores_cli)
+main.add_command(activation_cli)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
+from gateway.activation.service import Activation
 from gateway.api.withhold import Withheld
 from gateway.audit.service import AuditEntry
 from gateway.auth.apps import Authenticator, Caller
@@ -34,6 +35,7 @@ class Services:
     authenticator: Authenticator
     signer: Signer
     vault: Vault
+    activation: Activation | None = None  # campaigns, triggers, outbox (gateway/activation)
 
 
 class RequestContext:

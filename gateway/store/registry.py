@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.activation import tables as _activation  # noqa: F401
 from gateway.audit import tables as _audit  # noqa: F401
 from gateway.auth import tables as _auth  # noqa: F401
 from gateway.consent import tables as _consent  # noqa: F401

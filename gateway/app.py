@@ -12,8 +12,9 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from gateway.activation.service import Activation
 from gateway.api.context import Services
 from gateway.api.http import GraphQLEndpoint
 from gateway.api.schema import build_schema
@@ -26,6 +27,8 @@ from gateway.ops.health import Readiness, ready
 from gateway.ops.logs import silence_casbin
 from gateway.ops.ratelimit import limiter_for
 from gateway.policy import PolicyEngine
+from gateway.portal.settings import PortalSettings
+from gateway.portal.web import build_portal
 from gateway.privacy.keys import load_or_create_master_key
 from gateway.privacy.pseudonyms import PseudonymService
 from gateway.privacy.signing import Signer
@@ -40,15 +43,20 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.database_url)
     purposes = load_purposes(settings.policy_dir / "purposes.yaml")
     master = load_or_create_master_key(settings.master_key, settings.master_key_file)
+    policy = PolicyEngine(settings.policy_dir, purposes)
+    pseudonyms = PseudonymService(master)
+    signer = Signer(master)
+    vault = vault_for(settings, master)
     return Services(
         settings=settings,
         engine=engine,
         purposes=purposes,
-        policy=PolicyEngine(settings.policy_dir, purposes),
-        pseudonyms=PseudonymService(master),
+        policy=policy,
+        pseudonyms=pseudonyms,
         authenticator=Authenticator(engine, settings.app_cache_seconds),
-        signer=Signer(master),
-        vault=vault_for(settings, master),
+        signer=signer,
+        vault=vault,
+        activation=Activation.build(settings, purposes, policy, pseudonyms, vault, signer),
         limiter=limiter_for(settings.rate_limits, settings.rate_limit_storage,
                             settings.policy_dir / "limits.yaml", settings.rate_limit_namespace),
     )
@@ -71,8 +79,10 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
-    """The gateway as an ASGI app (uvicorn: `gateway.app:create_app --factory`)."""
+def create_app(settings: Settings | None = None, services: Services | None = None,
+               portal: PortalSettings | None = None) -> Starlette:
+    """The gateway as an ASGI app (uvicorn: `gateway.app:create_app --factory`); the
+    self-service portal under /portal (its settings from GATEWAY_PORTAL_* unless given)."""
     services = services or build_services(settings or Settings.from_env())
     endpoint = GraphQLEndpoint(services, build_schema(services.settings))
 
@@ -117,9 +127,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         await run_in_threadpool(record_startup, services.engine, services.settings,
                                 services.signer, services.pseudonyms.for_audit())
         _freeze_startup_objects()
+        running = None
+        if services.settings.activation_worker and services.activation is not None:
+            from gateway.activation.worker import start_in_thread
+
+            running = start_in_thread(services.engine, services.activation)
         yield
         # uvicorn stops accepting, lets in-flight requests finish (their audit entries are
         # written before their answers leave), then runs this.
+        if running is not None:
+            running[0].stop()
+            running[1].join(timeout=30)  # let it finish the batch in hand
+            running[0].close()
         services.engine.dispose()
         metrics.worker_exited(os.getpid())
 
@@ -131,6 +150,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+            Mount("/portal", app=build_portal(services, portal)),
         ],
         lifespan=lifespan,
     )

@@ -10,13 +10,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select, update
 
+from gateway.activation.cli import activation_cli
 from gateway.audit.cli import audit_cli
 from gateway.config import Settings, require_policy_dir
 from gateway.consent import cli as consent_cli
+from gateway.portal.cli import portal_cli
 from gateway.privacy.cli import keys_cli
 from gateway.profile.cli import customers_cli
 from gateway.retention.cli import retention_cli
 from gateway.rights.cli import rights_cli
+from gateway.scoring.cli import scores_cli
+from gateway.segmentation.cli import segments_cli
 
 err = Console(stderr=True)
 
@@ -167,6 +171,11 @@ def demo_seed(customers: int, seed_value: int) -> None:
         f"records, {report.orders} orders, {report.interactions} interactions, "
         f"{report.consent_events} consent events, {report.preference_events} preference events"
     )
+    # The derived columns (lifecycle stage, RFM) come from the compute job, within each
+    # customer's choices: the seeder leaves them empty.
+    from gateway.segmentation.cli import compute_command
+
+    click.get_current_context().invoke(compute_command, full=False)
 
 
 @demo.command("setup")
@@ -293,6 +302,10 @@ main.add_command(consent_cli.consents)
 main.add_command(keys_cli)
 main.add_command(customers_cli)
 main.add_command(rights_cli)
+main.add_command(portal_cli)
+main.add_command(segments_cli)
+main.add_command(scores_cli)
+main.add_command(activation_cli)
 main.add_command(retention_cli)
 
 

@@ -51,6 +51,16 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -101,6 +111,19 @@ class Settings:
     audit_checkpoint_seconds: int = 60  # ... or when the last checkpoint is older than this
     audit_archive_dir: Path = Path("./var/archive")
     audit_retention_days: int = 0  # archive entries older than this (0: keep them all live)
+    # activation (gateway/activation): where messages may go and how the outbox worker runs
+    activation_allowed_urls: str = ""  # comma-separated URL prefixes webhooks may post to
+    activation_private_networks: str = ""  # CIDRs a webhook may reach although private
+    activation_public_url: str = "http://127.0.0.1:8000"  # the gateway itself: never a target
+    activation_drop_dir: Path = Path("./var/drops")  # file drops live under this directory
+    activation_worker: bool = False  # run the outbox worker inside `serve`
+    activation_poll_seconds: float = 0.5
+    activation_batch_size: int = 500
+    activation_max_attempts: int = 8
+    activation_retry_base_seconds: float = 5.0
+    activation_retry_max_seconds: float = 3600.0
+    activation_lease_seconds: float = 120.0
+    activation_http_timeout: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -136,4 +159,16 @@ class Settings:
             audit_checkpoint_seconds=_int("GATEWAY_AUDIT_CHECKPOINT_SECONDS", 60),
             audit_archive_dir=Path(env.get("GATEWAY_AUDIT_ARCHIVE_DIR") or "./var/archive"),
             audit_retention_days=_int("GATEWAY_AUDIT_RETENTION_DAYS", 0),
+            activation_allowed_urls=env.get("GATEWAY_ACTIVATION_ALLOWED_URLS") or "",
+            activation_private_networks=env.get("GATEWAY_ACTIVATION_PRIVATE_NETWORKS") or "",
+            activation_public_url=env.get("GATEWAY_PUBLIC_URL") or cls.activation_public_url,
+            activation_drop_dir=Path(env.get("GATEWAY_ACTIVATION_DROP_DIR") or "./var/drops"),
+            activation_worker=_bool("GATEWAY_ACTIVATION_WORKER", False),
+            activation_poll_seconds=_float("GATEWAY_ACTIVATION_POLL_SECONDS", 0.5),
+            activation_batch_size=_int("GATEWAY_ACTIVATION_BATCH_SIZE", 500),
+            activation_max_attempts=_int("GATEWAY_ACTIVATION_MAX_ATTEMPTS", 8),
+            activation_retry_base_seconds=_float("GATEWAY_ACTIVATION_RETRY_BASE_SECONDS", 5.0),
+            activation_retry_max_seconds=_float("GATEWAY_ACTIVATION_RETRY_MAX_SECONDS", 3600.0),
+            activation_lease_seconds=_float("GATEWAY_ACTIVATION_LEASE_SECONDS", 120.0),
+            activation_http_timeout=_float("GATEWAY_ACTIVATION_HTTP_TIMEOUT", 10.0),
         )

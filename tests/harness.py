@@ -98,6 +98,11 @@ class Gateway:
         """The id app `app` sees for internal customer `customer_id`."""
         return self.services.pseudonyms.for_app(self.callers[app].app_id).customer_id(customer_id)
 
+    def in_app_order(self, customer_ids: list[int], app: str = "marketing") -> list[int]:
+        """`customer_ids` in the default order app `app` sees lists in (its own order)."""
+        order = self.services.pseudonyms.for_app(self.callers[app].app_id).order
+        return sorted(customer_ids, key=lambda cid: (order.rank(cid), cid))
+
     def audit_ref(self, customer_id: int) -> str:
         """The audit log's pseudonym of `customer_id`."""
         return self.services.pseudonyms.for_audit().customer_id(customer_id)

@@ -117,7 +117,7 @@ class AuditQuery:
         end = None
         if records:
             end = ctx.services.pseudonyms.for_app(ctx.caller.app_id).seal(
-                str(records[-1]["seq"]).encode(), _CURSOR)
+                f"{records[-1]['seq']:020d}".encode(), _CURSOR)  # fixed width: the length says nothing
         return AuditEventConnection(nodes=[_event(r) for r in records],
                                     page_info=PageInfo(end_cursor=end, has_next_page=more))
 

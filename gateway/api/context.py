@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
+from gateway.activation.service import Activation
 from gateway.api.withhold import Withheld
 from gateway.audit.service import AuditEntry
 from gateway.auth.apps import Authenticator, Caller
@@ -36,6 +37,7 @@ class Services:
     signer: Signer
     vault: Vault
     limiter: Limiter | None = None  # rate limits and quotas (None: off)
+    activation: Activation | None = None  # campaigns, triggers, outbox (gateway/activation)
 
 
 class RequestContext:
@@ -73,6 +75,12 @@ class RequestContext:
                     "unknown purpose in X-Purpose; the purposes are listed in policies/purposes.yaml",
                 )
             policy = self.services.policy
+            if purpose.name not in policy.purposes_of(self.caller.role):
+                # Minimisation: a purpose this app may not process personal data for at all
+                # is refused as a whole; nothing is listed, not even pseudonyms.
+                raise ServiceError(
+                    Code.POLICY_DENIED, "this app may not process personal data for this purpose"
+                )
             self._reader = Reader(
                 plan=policy.plan(self.caller.role, purpose, CUSTOMER_FIELDS),
                 pseudonyms=self.services.pseudonyms.for_app(self.caller.app_id),

@@ -21,6 +21,7 @@ _WITHHELD = {
     Code.OBJECTED: "Withheld: the customer objected to this processing.",
     Code.RESTRICTED: "Withheld: the customer restricted the processing of their data.",
     Code.CHANNEL_OPTED_OUT: "Withheld: the customer opted out of the channel this purpose uses.",
+    Code.WITHHELD: "Withheld: the customer's choices do not allow this use.",
 }
 
 

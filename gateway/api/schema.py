@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from gateway.api.activation import ActivationMutation, ActivationQuery
 from gateway.api.audit import AuditQuery
 from gateway.api.consent import ConsentMutation, ConsentQuery
 from gateway.api.directives import Category
@@ -28,8 +29,8 @@ from gateway.api.withhold import WithholdingExecutionContext
 from gateway.config import Settings
 
 # Each domain's GraphQL module contributes its root types here (one line each).
-QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery]
-MUTATIONS: list[type] = [ConsentMutation, RightsMutation]
+QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery, ActivationQuery]
+MUTATIONS: list[type] = [ConsentMutation, RightsMutation, ActivationMutation]
 
 
 class GatewaySchema(strawberry.Schema):

@@ -18,12 +18,20 @@ class Code(StrEnum):
     OBJECTED = "OBJECTED"
     RESTRICTED = "RESTRICTED"
     CHANNEL_OPTED_OUT = "CHANNEL_OPTED_OUT"
+    # withheld for the customer's own choices, told to a caller that may not know them
+    WITHHELD = "WITHHELD"
     NOT_FOUND = "NOT_FOUND"
     INVALID_INPUT = "INVALID_INPUT"
     # data subject requests (gateway/rights): why a step of a case cannot be taken
     CASE_CLOSED = "CASE_CLOSED"  # completed or rejected: no further step
     ALREADY_ERASED = "ALREADY_ERASED"  # the customer of the case has been erased
     EXTENSION_NOT_ALLOWED = "EXTENSION_NOT_ALLOWED"  # no extension by law, or extended already
+    # activation (gateway/activation): why a message did not leave, or a destination is refused
+    FREQUENCY_CAPPED = "FREQUENCY_CAPPED"  # the customer's cap on the channel (or a rule's) is reached
+    SUPPRESSED = "SUPPRESSED"  # on the global suppression list (bounce, complaint, legal hold)
+    NO_CONTACT = "NO_CONTACT"  # nothing to reach the customer on the channel with
+    SCRIPT_STOPPED = "SCRIPT_STOPPED"  # a trigger step's `unless` event happened meanwhile
+    DESTINATION_NOT_ALLOWED = "DESTINATION_NOT_ALLOWED"  # outside the allow-list, private, or the gateway
     BAD_REQUEST = "BAD_REQUEST"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"

@@ -116,6 +116,8 @@ def _none(_conn: Connection, _vault: Vault, _customer_id: int) -> int:
 for _name, _what in (
     ("segments", "segment memberships (gateway/segmentation)"),
     ("scores", "propensity scores and next best actions (gateway/scoring)"),
-    ("sessions", "self-service portal sessions (gateway/portal)"),
 ):
     register(Section(_name, _nothing, _none, _what))
+
+# The portal's section (sessions, sign-in links, receipts) registers itself on import.
+from gateway.portal import held as _portal  # noqa: F401

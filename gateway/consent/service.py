@@ -181,13 +181,16 @@ def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) ->
     details = fz_details(recorder.purposes, purpose.name, notice) if (
         subject.jurisdiction == "152-fz" and action == "grant"
     ) else None
-    expires = fz_expiry(details, occurred, expires)
+    # The term's end is enforced (stored as the expiry) but the app's receipt shows only the
+    # expiry it gave: a term present for some customers only would reveal their jurisdiction.
+    # The term itself is in the 152-FZ details of the customer's own receipt.
+    stored_expiry = fz_expiry(details, occurred, expires)
     sealed = seal_evidence(DataKeys(conn, recorder.vault), "consent_events", subject.id, evidence)
     receipt_id = new_receipt_id()
     append_consent(
         conn, customer_id=subject.id, purpose=purpose.name, notice_version=notice.version,
         action=action, source_channel=channel, occurred_at=occurred, app_id=recorder.app_id,
-        evidence=sealed, expires_at=expires, notice_text_sha256=digest, details=details,
+        evidence=sealed, expires_at=stored_expiry, notice_text_sha256=digest, details=details,
         idempotency_key=receipt_id,
     )
     claims: dict[str, Any] = {

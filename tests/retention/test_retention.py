@@ -55,7 +55,7 @@ def test_a_152_fz_grant_expires_after_its_term(fresh_gateway: Gateway) -> None:
     occurred = (utcnow() - timedelta(days=400)).replace(microsecond=0)
     given = {"customerId": gw.pseudonym(cid, "call_center"), "purpose": "marketing_push",
              "noticeVersion": 1, "action": "grant", "sourceChannel": "call_center",
-             "occurredAt": occurred.isoformat()}
+             "occurredAt": occurred.isoformat(), "evidence": "call-2024-0042"}
 
     # when
     body = gw.post(RECORD_CONSENT, app="call_center", purpose="support",
@@ -75,7 +75,8 @@ def test_a_gdpr_grant_has_no_term(fresh_gateway: Gateway) -> None:
     gw = fresh_gateway
     cid = gw.add_customer(jurisdiction="gdpr")
     given = {"customerId": gw.pseudonym(cid, "call_center"), "purpose": "marketing_push",
-             "noticeVersion": 1, "action": "grant", "sourceChannel": "call_center"}
+             "noticeVersion": 1, "action": "grant", "sourceChannel": "call_center",
+             "evidence": "call-2024-0043"}
 
     # when
     gw.post(RECORD_CONSENT, app="call_center", purpose="support", variables={"input": given})

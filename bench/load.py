@@ -159,8 +159,16 @@ def _server(url: str, workdir: Path, port: int) -> Iterator[subprocess.Popen[byt
 
 
 def _workers(supervisor: int) -> list[int]:
+    """The uvicorn worker processes (not multiprocessing's resource tracker)."""
     children = Path(f"/proc/{supervisor}/task/{supervisor}/children")
-    return [int(p) for p in children.read_text().split()] if children.exists() else []
+    pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    workers = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"resource_tracker" not in cmdline:
+                workers.append(pid)
+    return workers
 
 
 # --- traffic ---------------------------------------------------------------------------------

@@ -25,12 +25,13 @@ from gateway.api.consent import ConsentMutation, ConsentQuery
 from gateway.api.directives import Category
 from gateway.api.query import Query
 from gateway.api.rights import RightsMutation, RightsQuery
+from gateway.api.segments import SegmentMutation, SegmentQuery
 from gateway.api.withhold import WithholdingExecutionContext
 from gateway.config import Settings
 
 # Each domain's GraphQL module contributes its root types here (one line each).
-QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery]
-MUTATIONS: list[type] = [ConsentMutation, RightsMutation]
+QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery, SegmentQuery]
+MUTATIONS: list[type] = [ConsentMutation, RightsMutation, SegmentMutation]
 
 
 class GatewaySchema(strawberry.Schema):

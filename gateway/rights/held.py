@@ -110,12 +110,14 @@ def _none(_conn: Connection, _vault: Vault, _customer_id: int) -> int:
     return 0
 
 
-# Domains that do not exist yet: their tables will hold derived data (segments, scores) and
-# portal sessions. Until then nobody has any, and the export says so with empty lists; the
-# domain replaces its entry (same name) with `register` when it lands.
+# Domains that do not exist yet: their tables will hold portal sessions. Until then nobody
+# has any, and the export says so with empty lists; the domain replaces its entry (same name)
+# with `register` when it lands.
 for _name, _what in (
-    ("segments", "segment memberships (gateway/segmentation)"),
-    ("scores", "propensity scores and next best actions (gateway/scoring)"),
     ("sessions", "self-service portal sessions (gateway/portal)"),
 ):
     register(Section(_name, _nothing, _none, _what))
+
+# Derived data: segmentation's attributes and memberships, scoring's scores and actions.
+from gateway.scoring import sections as _scores  # noqa: F401
+from gateway.segmentation import sections as _segments  # noqa: F401

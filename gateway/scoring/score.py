@@ -87,8 +87,8 @@ def score_all(engine: Engine, profiling: Purpose, now: datetime,
         removed = purge(conn, profiling, now)
     with engine.connect() as conn:
         models = active_models(conn)
-        rows = conn.execute(_fact_select(conn).where(
-            subject_allows(customers.c.id, profiling, now)).order_by(customer_attributes.c.customer_id)).all()
+        rows = aggregate.fetch(conn, _fact_select(conn).where(
+            subject_allows(customers.c.id, profiling, now)).order_by(customer_attributes.c.customer_id))
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     raw = raw_features(columns_from_rows([tuple(r[1:]) for r in rows]), now.timestamp())
     out: list[tuple[Any, ...]] = []

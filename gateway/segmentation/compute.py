@@ -15,7 +15,7 @@ One run:
 
 from __future__ import annotations
 
-import math
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,8 +81,8 @@ def purge(conn: Connection, profiling: Purpose, now: datetime) -> int:
 
 def _eligible(conn: Connection, profiling: Purpose, now: datetime) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     c = customers.c
-    rows = conn.execute(select(c.id, aggregate.epoch(conn, c.created_at))
-                        .where(subject_allows(c.id, profiling, now)).order_by(c.id)).all()
+    rows = aggregate.fetch(conn, select(c.id, aggregate.epoch(conn, c.created_at))
+                           .where(subject_allows(c.id, profiling, now)).order_by(c.id))
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     created = np.fromiter((float(r[1]) for r in rows), dtype=np.float64, count=len(rows))
     return ids, created
@@ -91,7 +91,11 @@ def _eligible(conn: Connection, profiling: Purpose, now: datetime) -> tuple[np.n
 def _stored(conn: Connection) -> dict[int, tuple[Any, ...]]:
     a = customer_attributes.c
     cols = [a.customer_id, *(a[n] for n in FACT_COLUMNS), *(a[n] for n in DERIVED_COLUMNS)]
-    return {row[0]: tuple(row[1:]) for row in conn.execute(select(*cols))}
+    out = {}
+    for row in aggregate.fetch(conn, select(*cols)):
+        milestones = row[-1]  # JSON: text from SQLite's driver, a list from psycopg's
+        out[row[0]] = (*row[1:-1], json.loads(milestones) if isinstance(milestones, str) else milestones)
+    return out
 
 
 def _changed(conn: Connection, stored: dict[int, tuple[Any, ...]], ids: np.ndarray[Any, Any]) -> set[int]:
@@ -151,12 +155,6 @@ def _facts(rows: list[tuple[Any, ...]], created: np.ndarray[Any, Any], campaigns
     )
 
 
-def _none(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def compute(engine: Engine, config: SegmentationConfig, profiling: Purpose, now: datetime, *,
             full: bool = False, progress: Progress | None = None,
             total: Callable[[int], None] | None = None) -> ComputeReport:
@@ -183,24 +181,34 @@ def compute(engine: Engine, config: SegmentationConfig, profiling: Purpose, now:
     return ComputeReport(int(ids.size), len(fresh), written, removed)
 
 
+def _objects(values: np.ndarray[Any, Any], none_if: Any = None) -> list[Any]:
+    """A column as Python values, NaN (or `none_if`) as None."""
+    if values.dtype.kind == "f":
+        return [None if v != v else v for v in values.tolist()]  # noqa: PLR0124 (NaN test)
+    out = values.tolist()
+    return out if none_if is None else [None if v == none_if else v for v in out]
+
+
 def _write(engine: Engine, ids: np.ndarray[Any, Any], rows: list[tuple[Any, ...]], attrs: Any,
            stored: dict[int, tuple[Any, ...]], fresh: dict[int, tuple[Any, ...]], now: datetime,
            progress: Progress | None) -> int:
-    derived_cols = (attrs.recency_days, attrs.r, attrs.f, attrs.m, attrs.cell, attrs.lifecycle,
-                    attrs.open_rate, attrs.click_rate)
+    columns_ = (
+        _objects(np.where(attrs.r > 0, attrs.recency_days, -1), -1), _objects(attrs.r, 0),
+        _objects(attrs.f, 0), _objects(attrs.m, 0), attrs.cell.tolist(), attrs.lifecycle.tolist(),
+        _objects(attrs.open_rate), _objects(attrs.click_rate), attrs.milestones,
+    )
+    derived_rows = list(zip(*columns_, strict=True))
+    width = len(FACT_COLUMNS)
     attribute_rows: list[tuple[Any, ...]] = []
     customer_rows: list[tuple[Any, ...]] = []
-    for k, cid_raw in enumerate(ids):
-        cid = int(cid_raw)
-        recency, r, f, m, cell, stage, opens, clicks = (_none(col[k]) for col in derived_cols)
-        buyer = r != 0
-        derived = (recency if buyer else None, r or None, f or None, m or None, cell, stage,
-                   opens, clicks, attrs.milestones[k])
-        old = stored.get(cid)
-        if cid not in fresh and old is not None and old[len(FACT_COLUMNS):] == derived:
-            continue
+    for k, cid in enumerate(ids.tolist()):
+        derived = derived_rows[k]
+        if cid not in fresh:
+            old = stored.get(cid)
+            if old is not None and old[width:] == derived:
+                continue
         attribute_rows.append((cid, now, *rows[k], *derived))
-        customer_rows.append((cid, stage, cell, derived[0], derived[2], derived[3]))
+        customer_rows.append((cid, derived[5], derived[4], derived[0], derived[2], derived[3]))
     columns = ("customer_id", "computed_at", *FACT_COLUMNS, *DERIVED_COLUMNS)
     with engine.begin() as conn:
         for start in range(0, len(attribute_rows), WRITE_BATCH):

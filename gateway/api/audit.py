@@ -46,7 +46,7 @@ def _officer(ctx: RequestContext, operation: str) -> None:
     ctx.audit.action = "audit.query"
     purpose = ctx.purpose_header or ""
     if not ctx.services.policy.decide(ctx.caller.role, purpose, "audit_log", "read").allowed:
-        raise ServiceError(Code.POLICY_DENIED, "only compliance officers auditing may read the audit log")
+        raise ctx.denied("audit_log", "read", "only compliance officers auditing may read the audit log")
 
 
 def _filter(ctx: RequestContext, given: AuditEventFilter | None) -> AuditFilter:

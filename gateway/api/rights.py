@@ -49,14 +49,16 @@ def _allowed(ctx: RequestContext, action: str) -> bool:
 
 def _require(ctx: RequestContext, *actions: str) -> str:
     """The first of `actions` the policy allows this caller for its declared purpose."""
-    if not ctx.purpose_header:
-        raise ServiceError(Code.PURPOSE_REQUIRED, "declare the purpose in the X-Purpose header")
-    if ctx.services.purposes.get(ctx.purpose_header) is None:
+    if ctx.purpose_header and ctx.services.purposes.get(ctx.purpose_header) is None:
         raise ServiceError(Code.PURPOSE_UNKNOWN, "unknown purpose in X-Purpose")
     for action in actions:
         if _allowed(ctx, action):
             return action
-    raise ServiceError(Code.POLICY_DENIED, "this app may not do this with data subject requests for this purpose")
+    if not ctx.purpose_header:
+        raise ctx.denied(OBJECT, actions[0], "declare the purpose in the X-Purpose header",
+                         Code.PURPOSE_REQUIRED)
+    raise ctx.denied(OBJECT, actions[0],
+                     "this app may not do this with data subject requests for this purpose")
 
 
 def _rights(ctx: RequestContext) -> Rights:

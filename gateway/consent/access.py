@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.consent.ledger import SOURCE_CHANNELS
 from gateway.consent.purposes import Purposes
 from gateway.errors import ServiceError
 from gateway.policy import PolicyEngine
@@ -80,7 +81,13 @@ class Access:
         _require_evidence(permission, evidence)
 
     def require_channel(self, source_channel: str) -> None:
-        """The source channel is one the caller's role works through."""
+        """The source channel exists (INVALID_INPUT) and the caller's role works through it."""
+        if source_channel not in SOURCE_CHANNELS:
+            raise ServiceError(
+                Code.INVALID_INPUT,
+                f"unknown source channel; one of {', '.join(sorted(SOURCE_CHANNELS))}",
+                "sourceChannel",
+            )
         allowed = ROLE_CHANNELS.get(self.role, DEFAULT_CHANNELS)
         if source_channel not in allowed:
             raise ServiceError(

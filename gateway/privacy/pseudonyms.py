@@ -75,6 +75,23 @@ class Pseudonymizer:
             raise InvalidPseudonym("malformed token")
         return int(_ID.unpack(plain)[0])
 
+    def reference(self, kind: str, internal_id: int) -> str:
+        """A deterministic id of object `internal_id` of `kind` for this audience (e.g. an
+        activation message: the same message keeps its id across retries, so a destination
+        can drop a duplicate). Unlinkable across kinds and audiences; `resolve_reference`
+        turns it back."""
+        return _b64(self._siv.encrypt(_ID.pack(internal_id), [b"ref", kind.encode()]))
+
+    def resolve_reference(self, kind: str, token: str) -> int:
+        """The internal id behind a `reference`; `InvalidPseudonym` if it is not one."""
+        try:
+            plain = self._siv.decrypt(_unb64(token), [b"ref", kind.encode()])
+        except InvalidTag as exc:
+            raise InvalidPseudonym("not this audience's token") from exc
+        if len(plain) != _ID.size:
+            raise InvalidPseudonym("malformed token")
+        return int(_ID.unpack(plain)[0])
+
     def seal(self, payload: bytes, context: bytes) -> str:
         """An opaque, tamper-proof token (for cursors) readable only by this audience.
 
@@ -114,6 +131,11 @@ class PseudonymService:
     def for_app(self, app_id: int) -> Pseudonymizer:
         """The pseudonymizer of one calling app."""
         return self._for(f"app:{app_id}")
+
+    def for_destination(self, audience: str) -> Pseudonymizer:
+        """The pseudonymizer of one activation destination (its own audience: ids sent to one
+        destination cannot be joined with another's, nor with any app's)."""
+        return self._for(f"destination:{audience}")
 
     def for_audit(self) -> Pseudonymizer:
         """The pseudonymizer whose ids appear in the audit log (resolvable by officers)."""

@@ -32,7 +32,7 @@ BAD_CONSENTS: list[tuple[str, dict[str, Any], str, str]] = [
     ("expiry before occurrence", {"expiresAt": "2020-01-01T00:00:00+00:00"}, "INVALID_INPUT",
      "expiresAt"),
     ("malformed expiry", {"expiresAt": "soon"}, "INVALID_INPUT", "expiresAt"),
-    ("unknown source channel", {"source_channel": "pigeon"}, "POLICY_DENIED", "sourceChannel"),
+    ("unknown source channel", {"source_channel": "pigeon"}, "INVALID_INPUT", "sourceChannel"),
     ("channel not of the role", {"source_channel": "web_form"}, "POLICY_DENIED", "sourceChannel"),
 ]
 

@@ -57,6 +57,7 @@ PURPOSES_OF: dict[str, set[str]] = {
     "call_center": {"support", "service"},
     "compliance_officer": {"compliance_audit"},
     "linkage": {"identity_resolution"},
+    "subject": {"self_service"},  # the data subject, through the portal only
     "intruder": set(),
 }
 
@@ -181,7 +182,7 @@ def test_purposes_of(engine: PolicyEngine, role: str) -> None:
     own = engine.purposes_of(role)
     # then: its own purposes, and never self_service (customers only)
     assert own == PURPOSES_OF[role]
-    assert "self_service" not in own
+    assert ("self_service" in own) is (role == "subject")
 
 
 def test_roles(engine: PolicyEngine) -> None:

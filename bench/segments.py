@@ -9,9 +9,9 @@
    restricted), written with the driver's bulk path. Not timed against anything.
 2. The models are trained once on a sample (not timed).
 3. `--runs` times, interleaved:
-   - floor: the same aggregates as one plain SQL GROUP BY per table (orders: count, sum,
-     first and last; interactions: counts by kind, last by channel, devices), fetched with
-     the bare driver cursor;
+   - floor: the same aggregates as plain SQL GROUP BYs (orders: count, sum, first and
+     last; interactions: counts by kind, last by channel, devices; engagements per hour;
+     campaign starts), every row fetched with the bare driver cursor;
    - job: `segments compute --full` then `scores run`, in a fresh process (its peak RSS is
      the job's memory): every attribute of every profiled customer aggregated, derived and
      written, every score computed and written;
@@ -154,6 +154,16 @@ FLOOR_INTERACTIONS = """SELECT customer_id,
   sum(CASE WHEN device = 'mobile' THEN 1 ELSE 0 END), sum(CASE WHEN device = 'desktop' THEN 1 ELSE 0 END),
   sum(CASE WHEN device = 'tablet' THEN 1 ELSE 0 END)
 FROM interactions GROUP BY customer_id"""
+# The job also finds each customer's most engaged hour and when each campaign started: the
+# same two aggregates, plainly.
+FLOOR_HOURS = {
+    "sqlite": """SELECT customer_id, substr(occurred_at, 12, 2), count(*) FROM interactions
+WHERE kind IN ('email_open', 'email_click', 'web_visit') GROUP BY customer_id, substr(occurred_at, 12, 2)""",
+    "postgresql": """SELECT customer_id, extract(hour FROM occurred_at AT TIME ZONE 'UTC'), count(*)
+FROM interactions WHERE kind IN ('email_open', 'email_click', 'web_visit') GROUP BY 1, 2""",
+}
+FLOOR_CAMPAIGNS = """SELECT campaign, min(occurred_at) FROM interactions
+WHERE kind = 'email_open' AND campaign IS NOT NULL GROUP BY campaign"""
 
 
 def _raw(url: str) -> Any:
@@ -166,9 +176,10 @@ def _raw(url: str) -> Any:
 
 def floor(url: str) -> float:
     """The plain GROUP BYs of the same aggregates, every row fetched."""
+    hours = FLOOR_HOURS["sqlite" if url.startswith("sqlite") else "postgresql"]
     with _raw(url) as db:
         start = time.perf_counter()
-        for sql in (FLOOR_ORDERS, FLOOR_INTERACTIONS):
+        for sql in (FLOOR_ORDERS, FLOOR_INTERACTIONS, hours, FLOOR_CAMPAIGNS):
             cur = db.cursor()
             cur.execute(sql)
             cur.fetchall()

@@ -34,12 +34,18 @@ def _pg_copy(conn: Connection, table: Table, columns: Sequence[str], rows: Seque
     json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
     raw: Any = conn.connection.dbapi_connection  # psycopg's: COPY is not in the DB-API
     assert raw is not None
+    encoded: dict[int, str] = {}  # shared objects (milestones lists) encoded once
     with raw.cursor() as cursor, cursor.copy(f'COPY "{temp}" ({cols}) FROM STDIN') as copy:
         for row in rows:
             if json_at:
                 row = list(row)
                 for i in json_at:
-                    row[i] = json.dumps(row[i]) if row[i] is not None else None
+                    value = row[i]
+                    if value is not None:
+                        found = encoded.get(id(value))
+                        if found is None:
+                            found = encoded[id(value)] = json.dumps(value)
+                        row[i] = found
             copy.write_row(row)
     return temp
 
@@ -107,16 +113,18 @@ def _sqlite_many(conn: Connection, table: Table, columns: Sequence[str], sql: st
     kinds = {i: "json" if isinstance(table.c[c].type, JSON) else "datetime"
              for i, c in enumerate(columns) if isinstance(table.c[c].type, (JSON, UTCDateTime))}
     if kinds:
-        # A batch often repeats one moment (computed_at, scored_at): convert each object once.
+        # A batch often repeats one object (the moment of computed_at or scored_at, a shared
+        # milestones list): convert each object once. The rows keep every object alive, so
+        # no id is reused while `seen` exists.
         seen: dict[int, Any] = {}
 
         def convert(kind: str, value: Any) -> Any:
-            if kind == "datetime" and value is not None:
-                found = seen.get(id(value))
-                if found is None:
-                    found = seen[id(value)] = _sqlite_value(kind, value)
-                return found
-            return _sqlite_value(kind, value)
+            if value is None:
+                return None
+            found = seen.get(id(value))
+            if found is None:
+                found = seen[id(value)] = _sqlite_value(kind, value)
+            return found
 
         converted = []
         for row in rows:

@@ -142,6 +142,11 @@ def test_derived_fields_are_withheld_at_once_after_an_objection(gw: Gateway) -> 
     assert name in [s["name"] for s in node["segments"]]
     assert node["scores"][0]["model"] == "churn" and node["scores"][0]["value"] == 0.7
     assert node["nextBestAction"]["offer"] == "winback_discount"
+    # and: a rule on the score selects them, a stricter one does not
+    counted = [_data(gw.post("query($d: String!) { previewSegment(definition: $d) { count } }",
+                             variables={"d": f'city = "{city}" and score.churn {cmp}'}))
+               ["data"]["previewSegment"]["count"] for cmp in (">= 0.6", "> 0.8")]
+    assert counted == [1, 0]
     # when: the customer objects to profiling (no job has run since)
     gw.preference(cid, "objection", "profiling", "on")
     after = _data(gw.post(DERIVED, variables={"id": gw.pseudonym(cid)}))

@@ -23,7 +23,9 @@ from gateway.profile.fields import FIELDS_BY_NAME
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema" / "schema.graphql"
 ROOT = "Customer"
-PERSONAL_TYPES = ("Customer", "Order", "Interaction", "ConsentState", "ChannelPreference", "SourceRecord")
+PERSONAL_TYPES = ("Customer", "Order", "Interaction", "ConsentState", "ChannelPreference", "SourceRecord",
+                  "ChannelAffinity", "ChannelEngagement", "Persona", "SegmentMembership", "Score",
+                  "Factor", "NextBestAction")
 # Fields of personal types that carry no category, and why.
 UNCATEGORISED = {("Customer", "id")}  # a per-app pseudonym, not personal data in the clear
 

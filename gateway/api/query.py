@@ -12,6 +12,7 @@ from gateway.api.errors import WITHHELD
 from gateway.api.selection import requested
 from gateway.api.types import (
     NESTED_TYPES,
+    SINGLE,
     Customer,
     CustomerConnection,
     CustomerFilter,
@@ -44,7 +45,11 @@ def to_customer(view: CustomerView) -> Customer:
     slots["id"] = strawberry.ID(view.id)
     for name, value in view.values.items():
         kind = NESTED_TYPES.get(name)
-        slots[_ATTR[name]] = [kind(**item) for item in value] if kind and value is not None else value
+        if kind and value is not None:
+            value = [kind(**item) for item in value]
+            if name in SINGLE:
+                value = value[0] if value else None
+        slots[_ATTR[name]] = value
     for name, code in view.denied.items():
         slots[_ATTR[name]] = WITHHELD[code]
     return customer

@@ -25,12 +25,13 @@ from gateway.api.limits import document_rules
 from gateway.api.query import Query
 from gateway.api.rights import RightsMutation, RightsQuery
 from gateway.api.scalars import SCALARS
+from gateway.api.segments import SegmentMutation, SegmentQuery
 from gateway.api.withhold import WithholdingExecutionContext
 from gateway.config import Settings
 
 # Each domain's GraphQL module contributes its root types here (one line each).
-QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery, ActivationQuery]
-MUTATIONS: list[type] = [ConsentMutation, RightsMutation, ActivationMutation]
+QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery, ActivationQuery, SegmentQuery]
+MUTATIONS: list[type] = [ConsentMutation, RightsMutation, ActivationMutation, SegmentMutation]
 
 
 class GatewaySchema(strawberry.Schema):

@@ -10,6 +10,7 @@ from typing import Any
 
 import strawberry
 
+from gateway.api import segmentation_types as seg
 from gateway.api.directives import in_category, personal
 
 
@@ -98,6 +99,15 @@ class Customer:
     rfm_frequency: int | None = personal("rfmFrequency")
     rfm_monetary: int | None = personal("rfmMonetary")
     sources: list[SourceRecord] | None = personal("sources")
+    channel_affinity: seg.ChannelAffinity | None = personal(
+        "channelAffinity", description="Engagement per channel, preferred device, best hour.")
+    loyalty_milestones: list[str] | None = personal("loyaltyMilestones")
+    persona: seg.Persona | None = personal("persona")
+    segments: list[seg.SegmentMembership] | None = personal(
+        "segments", description="The saved segments the customer is in, among those whose "
+        "every field this app may read for this purpose.")
+    scores: list[seg.Score] | None = personal("scores")
+    next_best_action: seg.NextBestAction | None = personal("nextBestAction")
 
 
 @strawberry.type
@@ -164,4 +174,11 @@ NESTED_TYPES: dict[str, Callable[..., Any]] = {
     "consents": ConsentState,
     "channels": ChannelPreference,
     "sources": SourceRecord,
+    "channelAffinity": seg.channel_affinity,
+    "persona": seg.Persona,
+    "segments": seg.membership,
+    "scores": seg.score,
+    "nextBestAction": seg.next_best_action,
 }
+# Nested fields that hold one object, not a list (their loaders answer a one-item list).
+SINGLE = frozenset({"channelAffinity", "persona", "nextBestAction"})

@@ -11,8 +11,10 @@ from gateway.policy.engine import FieldSpec
 
 # The written rules under which a derived value is decided by its own category alone: it
 # reveals a band of its inputs, never a date, an amount or a count.
-_SCORE = "a 1-5 score on fixed cuts: one of five bands, not the count or amount behind it"
+_SCORE = "a 1-5 quintile score: one of five bands of the customers, not the count or amount behind it"
 _BAND = "one of a few named stages or cells over configured thresholds, not the dates or amounts behind it"
+_MEMBERSHIP = ("names of saved segments; each listed only where the caller may read every field "
+               "its rule reads, for the declared purpose")
 
 CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("firstName", "identity"),
@@ -49,6 +51,15 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("rfmRecency", "derived", lineage=("transactions",)),  # days since the last order
     FieldSpec("rfmFrequency", "derived", coarse=_SCORE),
     FieldSpec("rfmMonetary", "derived", coarse=_SCORE),
+    # Segmentation and scoring (gateway/segmentation, gateway/scoring): exact rates, dates
+    # and counts carry their inputs; a score and its explanation quote transactions and
+    # interactions; the next best action also reveals the customer's consents and channels.
+    FieldSpec("channelAffinity", "derived", lineage=("interactions",)),
+    FieldSpec("loyaltyMilestones", "derived", lineage=("transactions",)),
+    FieldSpec("persona", "derived", lineage=("transactions", "interactions")),
+    FieldSpec("segments", "derived", coarse=_MEMBERSHIP),
+    FieldSpec("scores", "derived", lineage=("transactions", "interactions")),
+    FieldSpec("nextBestAction", "derived", lineage=("transactions", "interactions", "preferences")),
     FieldSpec("sources", "identity"),
 )
 
@@ -91,4 +102,5 @@ COLUMNS: dict[str, str] = {
 }
 
 # Fields that hold lists of related records, loaded in one batch per page.
-NESTED = frozenset({"orders", "interactions", "consents", "channels", "sources"})
+NESTED = frozenset({"orders", "interactions", "consents", "channels", "sources", "channelAffinity",
+                    "loyaltyMilestones", "persona", "segments", "scores", "nextBestAction"})

@@ -6,6 +6,7 @@ One query per list and page, never one per customer.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import BindParameter, Connection, bindparam, select
@@ -105,7 +106,7 @@ def _sources(conn: Connection, ids: list[int], reader: Reader) -> dict[int, list
     return _grouped(conn.execute(_SOURCES, {"ids": ids}))
 
 
-_LOADERS = {
+_LOADERS: dict[str, Callable[[Connection, list[int], Reader], dict[int, list[dict[str, Any]]]]] = {
     "orders": _orders,
     "interactions": _interactions,
     "consents": _consents,
@@ -114,6 +115,20 @@ _LOADERS = {
 }
 
 
+Loader = Callable[[Connection, list[int], Reader], dict[int, list[dict[str, Any]]]]
+
+
+def register(name: str, loader: Loader) -> None:
+    """Add the loader of a list another domain holds (segmentation, scoring register theirs
+    when imported: gateway/segmentation/read.py, gateway/scoring/read.py)."""
+    _LOADERS[name] = loader
+
+
 def load_nested(conn: Connection, name: str, ids: list[int], reader: Reader) -> dict[int, list[dict[str, Any]]]:
     """The `name` list of each customer in `ids`, newest first, at most MAX_ITEMS each."""
+    if name not in _LOADERS:
+        # The domains' loaders register on import; the read path must not depend on who
+        # imported them first.
+        import gateway.scoring.read
+        import gateway.segmentation.read  # noqa: F401
     return _LOADERS[name](conn, ids, reader)

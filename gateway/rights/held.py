@@ -102,22 +102,8 @@ for _section in (
     register(_section)
 
 
-def _nothing(_conn: Connection, _vault: Vault, _customer_id: int) -> list[Any]:
-    return []
-
-
-def _none(_conn: Connection, _vault: Vault, _customer_id: int) -> int:
-    return 0
-
-
-# Domains that do not exist yet: their tables will hold derived data (segments, scores) and
-# portal sessions. Until then nobody has any, and the export says so with empty lists; the
-# domain replaces its entry (same name) with `register` when it lands.
-for _name, _what in (
-    ("segments", "segment memberships (gateway/segmentation)"),
-    ("scores", "propensity scores and next best actions (gateway/scoring)"),
-):
-    register(Section(_name, _nothing, _none, _what))
-
-# The portal's section (sessions, sign-in links, receipts) registers itself on import.
+# The sections of later domains register themselves on import: derived data (segmentation's
+# attributes and memberships, scoring's scores and actions) and the portal's sessions.
 from gateway.portal import held as _portal  # noqa: F401
+from gateway.scoring import sections as _scores  # noqa: F401
+from gateway.segmentation import sections as _segments  # noqa: F401

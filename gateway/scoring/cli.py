@@ -26,7 +26,9 @@ def scores_cli() -> None:
               show_default=True, help="Model(s) to train: purchase_30d, churn.")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Train as if today were this date (UTC), e.g. the end of a data extract.")
-def train_command(names: tuple[str, ...], as_of: datetime | None) -> None:
+@click.option("--sample", type=click.IntRange(100, None), default=None,
+              help="Train on about this many customers (spread over the ids), for large populations.")
+def train_command(names: tuple[str, ...], as_of: datetime | None, sample: int | None) -> None:
     """Train a new version of each model with a time split and make it the active one."""
     from gateway.errors import ServiceError
     from gateway.scoring.train import train
@@ -38,7 +40,7 @@ def train_command(names: tuple[str, ...], as_of: datetime | None) -> None:
     failed = False
     for name in names:
         try:
-            done = train(services.engine, config, name, profiling, now)
+            done = train(services.engine, config, name, profiling, now, sample)
         except ServiceError as exc:
             err.print(f"[red]{exc.code.value}[/red] {name}: {exc.message}")
             failed = True

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Connection, Engine, select
 
 from gateway.consent.purposes import Purpose
@@ -82,28 +81,44 @@ class ScoreReport:
 
 def score_all(engine: Engine, profiling: Purpose, now: datetime,
               progress: Callable[[int], None] | None = None) -> ScoreReport:
-    """Score every customer who may be profiled and has computed facts; purge the others."""
+    """Score every customer who may be profiled and has computed facts; purge the others.
+
+    Streamed: the facts are read, scored and written a batch at a time, so memory does not
+    grow with the number of customers.
+    """
     with engine.begin() as conn:
         removed = purge(conn, profiling, now)
     with engine.connect() as conn:
         models = active_models(conn)
-        rows = conn.execute(_fact_select(conn).where(
-            subject_allows(customers.c.id, profiling, now)).order_by(customer_attributes.c.customer_id)).all()
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    raw = raw_features(columns_from_rows([tuple(r[1:]) for r in rows]), now.timestamp())
-    out: list[tuple[Any, ...]] = []
-    for m in models:
-        values = m.model.predict(raw)
-        out.extend(zip(ids.tolist(), [m.name] * ids.size, [m.version] * ids.size,
-                       values.tolist(), [now] * ids.size, strict=True))
+    if not models:
+        return ScoreReport(0, (), removed)
     columns = ("customer_id", "model", "version", "value", "scored_at")
-    with engine.begin() as conn:
-        for start in range(0, len(out), WRITE_BATCH):
-            part = out[start:start + WRITE_BATCH]
-            upsert(conn, customer_scores, columns, part, ("customer_id", "model"))
-            if progress is not None:
-                progress(len(part))
-    return ScoreReport(int(ids.size), tuple(m.name for m in models), removed)
+    stmt = _fact_select_for(engine).where(subject_allows(customers.c.id, profiling, now)).order_by(
+        customer_attributes.c.customer_id)
+    scored = 0
+    with engine.connect() as reading, engine.begin() as writing:
+        result = reading.execute(stmt)
+        cursor: Any = result.cursor
+        try:
+            while batch := cursor.fetchmany(WRITE_BATCH):
+                ids = [r[0] for r in batch]
+                raw = raw_features(columns_from_rows([tuple(r[1:]) for r in batch]), now.timestamp())
+                out: list[tuple[Any, ...]] = []
+                for m in models:
+                    out.extend(zip(ids, [m.name] * len(ids), [m.version] * len(ids),
+                                   m.model.predict(raw).tolist(), [now] * len(ids), strict=True))
+                upsert(writing, customer_scores, columns, out, ("customer_id", "model"))
+                scored += len(ids)
+                if progress is not None:
+                    progress(len(ids))
+        finally:
+            result.close()
+    return ScoreReport(scored, tuple(m.name for m in models), removed)
+
+
+def _fact_select_for(engine: Engine) -> Any:
+    with engine.connect() as conn:
+        return _fact_select(conn)
 
 
 @dataclass(frozen=True)

@@ -92,11 +92,14 @@ def _purchased(conn: Connection, config: SegmentationConfig, since: datetime,
 
 
 def dataset(conn: Connection, config: SegmentationConfig, spec: ModelSpec, profiling: Purpose,
-            now: datetime, cutoff: datetime) -> tuple[npt.NDArray[np.float64], I]:
-    """Features at `cutoff` and labels in the window after it, for the eligible customers."""
+            now: datetime, cutoff: datetime, sample: int | None = None) -> tuple[npt.NDArray[np.float64], I]:
+    """Features at `cutoff` and labels in the window after it, for the eligible customers
+    (with `sample`, about that many of them, evenly spread over the ids)."""
     c = customers.c
     ids = list(conn.execute(select(c.id).where(
         subject_allows(c.id, profiling, now), c.created_at < cutoff).order_by(c.id)).scalars())
+    if sample is not None and len(ids) > sample:
+        ids = ids[:: -(-len(ids) // sample)]
     facts = facts_at(conn, config, ids, cutoff)
     raw = raw_features(facts, cutoff.timestamp())
     bought = _purchased(conn, config, cutoff, cutoff + timedelta(days=spec.horizon_days))
@@ -110,15 +113,16 @@ def dataset(conn: Connection, config: SegmentationConfig, spec: ModelSpec, profi
 
 
 def train(engine: Engine, config: SegmentationConfig, name: str, profiling: Purpose,
-          now: datetime) -> Trained:
-    """Fit `name` at now - 2H, evaluate it at now - H, store it as the active version."""
+          now: datetime, sample: int | None = None) -> Trained:
+    """Fit `name` at now - 2H, evaluate it at now - H, store it as the active version
+    (`sample`: on about that many customers, for large populations)."""
     spec = MODELS.get(name)
     if spec is None:
         raise ServiceError(Code.INVALID_INPUT, f"unknown model; one of {', '.join(MODELS)}", "model")
     horizon = timedelta(days=spec.horizon_days)
     with engine.connect() as conn:
-        x_train, y_train = dataset(conn, config, spec, profiling, now, now - 2 * horizon)
-        x_test, y_test = dataset(conn, config, spec, profiling, now, now - horizon)
+        x_train, y_train = dataset(conn, config, spec, profiling, now, now - 2 * horizon, sample)
+        x_test, y_test = dataset(conn, config, spec, profiling, now, now - horizon, sample)
     if y_train.size < 20 or y_train.min() == y_train.max():
         raise ServiceError(Code.INVALID_INPUT, "not enough history to train this model: it needs "
                            "customers of both outcomes before the training cutoff", "model")

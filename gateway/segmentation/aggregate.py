@@ -43,7 +43,9 @@ def epoch(conn: Connection, column: ColumnElement[Any]) -> ColumnElement[int]:
 def _hour(conn: Connection, column: ColumnElement[Any]) -> ColumnElement[int]:
     if conn.dialect.name == "postgresql":
         return cast(extract("hour", func.timezone("UTC", column)), Integer)
-    return cast(func.strftime("%H", column), Integer)
+    # SQLite holds 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): the hour is characters 12-13, cheaper
+    # to cut out than to parse per row.
+    return cast(func.substr(column, 12, 2), Integer)
 
 
 def eur_cents(config: SegmentationConfig) -> ColumnElement[Any]:
@@ -52,6 +54,18 @@ def eur_cents(config: SegmentationConfig) -> ColumnElement[Any]:
     divisor = case(*((orders.c.currency == code, literal(rate)) for code, rate in rates.items()),
                    else_=literal(1.0)) if rates else literal(1.0)
     return cast(orders.c.total_cents, Float) / divisor
+
+
+def fetch(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
+    """Every row of `stmt` as plain tuples, straight from the driver's cursor: the columns
+    selected here are numbers and short strings, which need no result processing, and a
+    million rows through SQLAlchemy's row objects cost more than the query."""
+    result = conn.execute(stmt)
+    try:
+        rows: Any = result.cursor.fetchall() if result.cursor is not None else []
+        return list(rows)
+    finally:
+        result.close()
 
 
 @dataclass
@@ -75,7 +89,8 @@ def order_facts(conn: Connection, config: SegmentationConfig, ids: Sequence[int]
     """Per customer: purchases, euro cents, first, last and previous purchase (unix s), max id;
     with `before`, as they were at that moment (what a model is trained on)."""
     o = orders.c
-    at = epoch(conn, o.ordered_at)
+    # Moments are aggregated as stored and turned into unix seconds once per customer.
+    at = o.ordered_at
     prev = func.lag(at).over(partition_by=o.customer_id, order_by=(o.ordered_at, o.id))
     where = [_scope(o.customer_id, ids, lo, hi), o.status.not_in(config.not_purchases)]
     if before is not None:
@@ -86,10 +101,10 @@ def order_facts(conn: Connection, config: SegmentationConfig, ids: Sequence[int]
         .subquery()
     )
     stmt = select(
-        inner.c.customer_id, func.count(), func.sum(inner.c.eur), func.min(inner.c.at),
-        func.max(inner.c.at), func.max(inner.c.prev), func.max(inner.c.id),
+        inner.c.customer_id, func.count(), func.sum(inner.c.eur), epoch(conn, func.min(inner.c.at)),
+        epoch(conn, func.max(inner.c.at)), epoch(conn, func.max(inner.c.prev)), func.max(inner.c.id),
     ).group_by(inner.c.customer_id)
-    return {row[0]: tuple(row[1:]) for row in conn.execute(stmt)}
+    return {row[0]: tuple(row[1:]) for row in fetch(conn, stmt)}
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -101,20 +116,19 @@ def interaction_facts(conn: Connection, ids: Sequence[int] | None, lo: int,
     """Per customer: opens, clicks, campaigns opened, visits, calls, last email / web / call
     (unix s), preferred device, newest interaction id (with `before`: as they were then)."""
     i = interactions.c
-    at = epoch(conn, i.occurred_at)
+    at = i.occurred_at
     stmt = select(
         i.customer_id,
         _count_if(i.kind == "email_open"), _count_if(i.kind == "email_click"),
         func.count(distinct(case((i.kind == "email_open", i.campaign)))),
         _count_if(i.kind == "web_visit"), _count_if(i.kind == "call"),
-        func.max(case((i.channel == "email", at))), func.max(case((i.channel == "web", at))),
-        func.max(case((i.channel == "phone", at))),
+        *(epoch(conn, func.max(case((i.channel == ch, at)))) for ch in ("email", "web", "phone")),
         *(_count_if(i.device == d) for d in DEVICES),
         func.max(i.id),
     ).where(_scope(i.customer_id, ids, lo, hi),
             *([i.occurred_at < before] if before is not None else [])).group_by(i.customer_id)
     out: dict[int, tuple[Any, ...]] = {}
-    for row in conn.execute(stmt):
+    for row in fetch(conn, stmt):
         devices = row[9:12]
         best = max(range(len(DEVICES)), key=lambda k: devices[k]) if any(devices) else None
         out[row[0]] = (*row[1:9], DEVICES[best] if best is not None else None, row[12])
@@ -124,16 +138,15 @@ def interaction_facts(conn: Connection, ids: Sequence[int] | None, lo: int,
 def best_hours(conn: Connection, ids: Sequence[int] | None, lo: int, hi: int) -> dict[int, int]:
     """Per customer: the hour of day (UTC) of most email opens, clicks and visits (ties: earliest)."""
     i = interactions.c
-    hour = _hour(conn, i.occurred_at).label("hour")
-    stmt = (select(i.customer_id, hour, func.count()).where(
-        _scope(i.customer_id, ids, lo, hi), i.kind.in_(ENGAGEMENTS))
-        .group_by(i.customer_id, hour))
-    best: dict[int, tuple[int, int]] = {}
-    for cid, h, n in conn.execute(stmt):
-        seen = best.get(cid)
-        if seen is None or n > seen[1] or (n == seen[1] and h < seen[0]):
-            best[cid] = (int(h), int(n))
-    return {cid: h for cid, (h, _) in best.items()}
+    hour = _hour(conn, i.occurred_at)
+    counts = (select(i.customer_id.label("cid"), hour.label("hour"), func.count().label("n"))
+              .where(_scope(i.customer_id, ids, lo, hi), i.kind.in_(ENGAGEMENTS))
+              .group_by(i.customer_id, hour).subquery())
+    rank = func.row_number().over(partition_by=counts.c.cid,
+                                  order_by=(counts.c.n.desc(), counts.c.hour)).label("rank")
+    ranked = select(counts.c.cid, counts.c.hour, rank).subquery()
+    stmt = select(ranked.c.cid, ranked.c.hour).where(ranked.c.rank == 1)
+    return {int(cid): int(h) for cid, h in fetch(conn, stmt)}
 
 
 def chunk_facts(conn: Connection, config: SegmentationConfig, ids: Sequence[int] | None,

@@ -73,9 +73,13 @@ def compute_command(full: bool) -> None:
         report = compute(services.engine, _config(services), _profiling(services), utcnow(),
                          full=full, progress=lambda n: bar.advance(task, n),
                          total=lambda n: bar.update(task, total=n))
+    from gateway.segmentation.personas import assign_latest
+
+    assigned = assign_latest(services.engine)  # with the latest persona model, if any
     _audit(services, "profiling.compute", {
         "profiled": report.profiled, "aggregated": report.aggregated,
         "written": report.written, "removed": report.removed, "full": full,
+        "persona_assigned": assigned,
     })
     err.print(f"[green]computed[/green] {report.profiled} customers may be profiled: "
               f"{report.aggregated} aggregated again, {report.written} written; derived data "
@@ -114,3 +118,25 @@ def show_command(segment_id: int, version: int | None) -> None:
         click.echo(f"reads: {', '.join(info.fields)}; reveals: {', '.join(info.categories)}")
         for v in versions_of(conn, segment_id):
             click.echo(f"  v{v.version}\t{v.created_at:%Y-%m-%d %H:%M}\t{v.created_by}\t{v.definition}")
+
+
+@segments_cli.command("personas")
+def personas_command() -> None:
+    """Fit a new persona model (k-means on scaled RFM and affinity features) on the profiled
+    customers, keep persona keys stable with the previous version, assign everyone."""
+    from gateway.segmentation.personas import fit_personas
+    from gateway.store.types import utcnow
+
+    services = _services()
+    try:
+        report = fit_personas(services.engine, _config(services), utcnow())
+    except ValueError as exc:
+        err.print(f"[red]error[/red]: {exc}")
+        sys.exit(4)
+    _audit(services, "profiling.personas", {"version": report.version, "customers": report.customers,
+                                            "silhouette": report.silhouette})
+    sil = f"{report.silhouette:.3f}" if report.silhouette is not None else "n/a"
+    err.print(f"[green]personas[/green] v{report.version} on {report.customers} customers, "
+              f"silhouette {sil}")
+    for p in report.personas:
+        click.echo(f"{p['key']}\t{p['name']}\t{p['description']}")

@@ -35,7 +35,16 @@ from gateway.segmentation.rules import (
     parse,
 )
 from gateway.segmentation.tables import customer_attributes
-from gateway.segmentation.vocabulary import DAYS, INT, NUMBER, TEXT, RuleField, Sources, rule_field
+from gateway.segmentation.vocabulary import (
+    DAYS,
+    DAYS_TS,
+    INT,
+    NUMBER,
+    TEXT,
+    RuleField,
+    Sources,
+    rule_field,
+)
 
 _NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _TEXT_OPS = frozenset({"=", "!="})
@@ -82,7 +91,7 @@ def _check_value(f: RuleField, value: Value, pos: Pos) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _type_error(f, "compare with a number", pos)
-    if f.kind in (INT, DAYS) and isinstance(value, float) and not value.is_integer():
+    if f.kind in (INT, DAYS, DAYS_TS) and isinstance(value, float) and not value.is_integer():
         raise _type_error(f, "compare with a whole number", pos)
 
 
@@ -133,10 +142,14 @@ def check(text: str, plan: FieldPlan | None = None) -> CheckedRule:
 # --- SQL ------------------------------------------------------------------------------------
 
 
-def _days(column: _CE[object], op: str, days: int, now: datetime) -> ColumnElement[bool]:
-    """`whole days since column` op `days`, as comparisons of the column with moments."""
-    at_least = now - timedelta(days=days)  # days_since >= days  <=>  column <= at_least
-    more = now - timedelta(days=days + 1)  # days_since >= days + 1
+def _days(column: _CE[object], op: str, days: int, now: datetime, unix: bool = False) -> ColumnElement[bool]:
+    """`whole days since column` op `days`, as comparisons of the column with moments
+    (`unix`: the column holds unix seconds)."""
+    at_least: object = now - timedelta(days=days)  # days_since >= days  <=>  column <= at_least
+    more: object = now - timedelta(days=days + 1)  # days_since >= days + 1
+    if unix:
+        at_least = int(now.timestamp()) - days * 86_400
+        more = int(now.timestamp()) - (days + 1) * 86_400
     match op:
         case ">=":
             return column <= at_least
@@ -153,9 +166,9 @@ def _days(column: _CE[object], op: str, days: int, now: datetime) -> ColumnEleme
 
 
 def _compare(f: RuleField, column: _CE[object], op: str, value: Value, now: datetime) -> ColumnElement[bool]:
-    if f.kind == DAYS:
+    if f.kind in (DAYS, DAYS_TS):
         assert isinstance(value, (int, float))
-        return _days(column, op, int(value), now)
+        return _days(column, op, int(value), now, f.kind == DAYS_TS)
     bound: Value = value
     if f.kind == NUMBER and f.scale != 1.0 and isinstance(value, (int, float)):
         bound = value * f.scale
@@ -213,7 +226,10 @@ def membership(rule: CheckedRule, purpose: Purpose, now: datetime, profiling: Pu
         gates.append(subject_allows(customers.c.id, profiling, now))
     source: FromClause = customers
     if sources.attributes:
-        source = customers.join(
+        source = source.join(
             customer_attributes, customer_attributes.c.customer_id == customers.c.id
         )
+    for model, alias in sources.scores.items():
+        # outer: a customer without this score has none (`is null`), not no row
+        source = source.outerjoin(alias, (alias.c.customer_id == customers.c.id) & (alias.c.model == model))
     return Membership(source, and_(condition, *gates))

@@ -15,8 +15,8 @@ One run:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator, Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,80 +81,137 @@ def purge(conn: Connection, profiling: Purpose, now: datetime) -> int:
 
 def _eligible(conn: Connection, profiling: Purpose, now: datetime) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     c = customers.c
-    rows = conn.execute(select(c.id, aggregate.epoch(conn, c.created_at))
-                        .where(subject_allows(c.id, profiling, now)).order_by(c.id)).all()
+    rows = aggregate.fetch(conn, select(c.id, aggregate.epoch(conn, c.created_at))
+                           .where(subject_allows(c.id, profiling, now)).order_by(c.id))
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     created = np.fromiter((float(r[1]) for r in rows), dtype=np.float64, count=len(rows))
     return ids, created
 
 
-def _stored(conn: Connection) -> dict[int, tuple[Any, ...]]:
+# How each stored column is held in memory: counts as int64 (0 for none), moments, hours,
+# rates and scores as float64 (NaN for none), text and lists as objects (None for none).
+_INTS = frozenset({"orders_seen", "interactions_seen", "purchases", "spent_eur_cents", "email_opens",
+                   "email_clicks", "email_campaigns", "web_visits", "calls"})
+_OBJECTS = frozenset({"preferred_device", "rfm_cell", "lifecycle", "milestones"})
+STREAM = 50_000  # rows fetched at a time
+
+
+class Frame:
+    """Columns of facts and attributes for the profiled customers (`ids`, ascending): a
+    million customers take tens of megabytes as arrays, gigabytes as tuples."""
+
+    def __init__(self, ids: np.ndarray[Any, Any]) -> None:
+        self.ids = ids
+        self.cols: dict[str, np.ndarray[Any, Any]] = {}
+        for name in (*FACT_COLUMNS, *DERIVED_COLUMNS):
+            self.cols[name] = (np.zeros(ids.size, dtype=np.int64) if name in _INTS
+                               else np.full(ids.size, None, dtype=object) if name in _OBJECTS
+                               else np.full(ids.size, np.nan))
+        self.present = np.zeros(ids.size, dtype=bool)  # stored attributes were loaded
+
+    def positions(self, cids: Sequence[int]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """(positions, mask): where each of `cids` sits, and which of them are profiled."""
+        wanted = np.asarray(cids, dtype=np.int64)
+        at = np.clip(np.searchsorted(self.ids, wanted), 0, max(self.ids.size - 1, 0))
+        ok = self.ids[at] == wanted if self.ids.size else np.zeros(wanted.size, dtype=bool)
+        return at[ok], ok
+
+    def put(self, name: str, at: np.ndarray[Any, Any], values: Sequence[Any]) -> None:
+        col = self.cols[name]
+        if name in _OBJECTS:
+            held = np.empty(len(values), dtype=object)  # element by element: lists stay lists
+            for k, v in enumerate(values):
+                held[k] = v
+            col[at] = held
+        elif name in _INTS:
+            col[at] = np.array([v or 0 for v in values], dtype=np.int64)
+        else:
+            col[at] = np.array(values, dtype=np.float64)  # None becomes NaN
+
+    def reset(self, at: np.ndarray[Any, Any]) -> None:
+        """Forget the facts at `at` (before they are aggregated again)."""
+        for name in FACT_COLUMNS:
+            col = self.cols[name]
+            col[at] = 0 if name in _INTS else None if name in _OBJECTS else np.nan
+
+    def place(self, rows: Sequence[tuple[Any, ...]], names: Sequence[str]) -> None:
+        """Rows of (customer id, *values of `names`) into their columns."""
+        if not rows:
+            return
+        cols = list(zip(*rows, strict=True))
+        at, ok = self.positions(cols[0])
+        for name, values in zip(names, cols[1:], strict=True):
+            self.put(name, at, [v for v, keep in zip(values, ok.tolist(), strict=True) if keep])
+
+
+def _load_stored(conn: Connection, frame: Frame) -> None:
+    """The stored facts and attributes, streamed into the frame."""
     a = customer_attributes.c
-    cols = [a.customer_id, *(a[n] for n in FACT_COLUMNS), *(a[n] for n in DERIVED_COLUMNS)]
-    return {row[0]: tuple(row[1:]) for row in conn.execute(select(*cols))}
+    names = (*FACT_COLUMNS, *DERIVED_COLUMNS)
+    result = conn.execute(select(a.customer_id, *(a[n] for n in names)))
+    cursor: Any = result.cursor
+    try:
+        while batch := cursor.fetchmany(STREAM):
+            rows = [(*r[:-1], json.loads(r[-1]) if isinstance(r[-1], str) else r[-1]) for r in batch]
+            frame.place(rows, names)
+            at, _ = frame.positions([r[0] for r in rows])
+            frame.present[at] = True
+    finally:
+        result.close()
 
 
-def _changed(conn: Connection, stored: dict[int, tuple[Any, ...]], ids: np.ndarray[Any, Any]) -> set[int]:
-    """Customers to aggregate again: without stored facts, or with newer orders / interactions."""
-    missing = {int(i) for i in ids if int(i) not in stored}
-    if not stored:
-        return missing
-    seen_orders = max(v[0] for v in stored.values())
-    seen_interactions = max(v[1] for v in stored.values())
-    newer = set(conn.execute(select(orders.c.customer_id).where(orders.c.id > seen_orders).distinct()).scalars())
+def _changed(conn: Connection, config: SegmentationConfig, frame: Frame) -> np.ndarray[Any, Any]:
+    """Positions to aggregate again: without stored facts, or with newer orders / interactions."""
+    if not frame.present.any():
+        return np.arange(frame.ids.size)
+    seen_orders = int(frame.cols["orders_seen"].max())
+    seen_interactions = int(frame.cols["interactions_seen"].max())
+    # `orders_seen` is the newest purchase aggregated: a newer order not a purchase (cancelled)
+    # changes nothing the job computes.
+    newer = set(conn.execute(select(orders.c.customer_id).where(
+        orders.c.id > seen_orders, orders.c.status.not_in(config.not_purchases)).distinct()).scalars())
     newer |= set(conn.execute(select(interactions.c.customer_id)
                               .where(interactions.c.id > seen_interactions).distinct()).scalars())
-    return missing | (newer & {int(i) for i in ids})
+    again = ~frame.present | np.isin(frame.ids, np.fromiter(newer, dtype=np.int64, count=len(newer)))
+    return np.flatnonzero(again)
 
 
-def _chunks(ids: np.ndarray[Any, Any], changed: set[int], full: bool) -> Iterator[tuple[list[int] | None, int, int, list[int]]]:
-    """(ids for an IN list or None, lo, hi, the chunk's ids) per chunk of the work."""
-    if full:
-        for start in range(0, ids.size, CHUNK):
-            part = ids[start:start + CHUNK]
-            yield None, int(part[0]), int(part[-1]), [int(i) for i in part]
-        return
-    todo = sorted(changed)
-    for start in range(0, len(todo), CHUNK):
-        chosen = todo[start:start + CHUNK]
-        yield chosen, chosen[0], chosen[-1], chosen
+_ORDER_NAMES = ("purchases", "spent_eur_cents", "first_purchase_ts", "last_purchase_ts",
+                "prev_purchase_ts", "orders_seen")
+_INTERACTION_NAMES = ("email_opens", "email_clicks", "email_campaigns", "web_visits", "calls",
+                      "last_email_ts", "last_web_ts", "last_call_ts", "preferred_device",
+                      "interactions_seen")
 
 
-def _facts_row(cid: int, chunk: aggregate.Chunk) -> tuple[Any, ...]:
-    o = chunk.orders.get(cid)
-    i = chunk.interactions.get(cid)
-    order_part = (o[5], o[0], round(o[1] or 0), o[2], o[3], o[4]) if o else (0, 0, 0, None, None, None)
-    inter_part = i[:-1] if i else (0, 0, 0, 0, 0, None, None, None, None)
-    return (order_part[0], i[-1] if i else 0, *order_part[1:], *inter_part, chunk.best_hour.get(cid))
+def _aggregate(conn: Connection, config: SegmentationConfig, frame: Frame, todo: np.ndarray[Any, Any],
+               full: bool, progress: Progress | None) -> None:
+    """Aggregate the facts of the customers at positions `todo`, a chunk at a time."""
+    for start in range(0, todo.size, CHUNK):
+        at = todo[start:start + CHUNK]
+        part = frame.ids[at]
+        lo, hi = int(part[0]), int(part[-1])
+        # A full run reads id ranges (a scan); an incremental one, exactly the changed ids.
+        ids = None if full else part.tolist()
+        frame.reset(at)
+        chunk = aggregate.chunk_facts(conn, config, ids, lo, hi)
+        frame.place([(cid, o[0], round(o[1] or 0), o[2], o[3], o[4], o[5])
+                     for cid, o in chunk.orders.items()], _ORDER_NAMES)
+        frame.place([(cid, *i) for cid, i in chunk.interactions.items()], _INTERACTION_NAMES)
+        frame.place(list(chunk.best_hour.items()), ("best_hour",))
+        if progress is not None:
+            progress(int(at.size))
 
 
-def _column(values: Sequence[Any], dtype: Any, none: Any) -> np.ndarray[Any, Any]:
-    return np.array([none if v is None else v for v in values], dtype=dtype)
-
-
-def _facts(rows: list[tuple[Any, ...]], created: np.ndarray[Any, Any], campaigns: np.ndarray[Any, Any]) -> Facts:
-    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in FACT_COLUMNS]
-    nan = float("nan")
-    at = {n: i for i, n in enumerate(FACT_COLUMNS)}
+def _facts(frame: Frame, created: np.ndarray[Any, Any], campaigns: np.ndarray[Any, Any]) -> Facts:
+    c = frame.cols
     sent = campaigns.size - np.searchsorted(campaigns, created, side="left")
     return Facts(
-        purchases=_column(cols[at["purchases"]], np.int64, 0),
-        spent_eur=_column(cols[at["spent_eur_cents"]], np.float64, 0) / 100.0,
-        first_at=_column(cols[at["first_purchase_ts"]], np.float64, nan),
-        last_at=_column(cols[at["last_purchase_ts"]], np.float64, nan),
-        prev_at=_column(cols[at["prev_purchase_ts"]], np.float64, nan),
-        created_at=created,
-        email_opens=_column(cols[at["email_opens"]], np.int64, 0),
-        email_clicks=_column(cols[at["email_clicks"]], np.int64, 0),
-        email_campaigns=_column(cols[at["email_campaigns"]], np.int64, 0),
+        purchases=c["purchases"], spent_eur=c["spent_eur_cents"] / 100.0,
+        first_at=c["first_purchase_ts"], last_at=c["last_purchase_ts"],
+        prev_at=c["prev_purchase_ts"], created_at=created, email_opens=c["email_opens"],
+        email_clicks=c["email_clicks"], email_campaigns=c["email_campaigns"],
         campaigns_sent=sent.astype(np.int64),
     )
-
-
-def _none(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def compute(engine: Engine, config: SegmentationConfig, profiling: Purpose, now: datetime, *,
@@ -165,54 +222,81 @@ def compute(engine: Engine, config: SegmentationConfig, profiling: Purpose, now:
         removed = purge(conn, profiling, now)
     with engine.connect() as conn:
         ids, created = _eligible(conn, profiling, now)
-        stored = {} if full else _stored(conn)
-        changed = {int(i) for i in ids} if full else _changed(conn, stored, ids)
+        frame = Frame(ids)
+        if not full:
+            _load_stored(conn, frame)
+        todo = np.arange(ids.size) if full else _changed(conn, config, frame)
         campaigns = aggregate.campaign_starts(conn)
         if total is not None:
-            total(len(changed) + ids.size)
-        fresh: dict[int, tuple[Any, ...]] = {}
-        for in_list, lo, hi, part in _chunks(ids, changed, full or not stored):
-            chunk = aggregate.chunk_facts(conn, config, in_list, lo, hi)
-            for cid in part:
-                fresh[cid] = _facts_row(cid, chunk)
-            if progress is not None:
-                progress(len(part))
-    rows = [fresh[int(c)] if int(c) in fresh else stored[int(c)][:len(FACT_COLUMNS)] for c in ids]
-    attrs = derive(_facts(rows, created, campaigns), now.timestamp(), config)
-    written = _write(engine, ids, rows, attrs, stored, fresh, now, progress)
-    return ComputeReport(int(ids.size), len(fresh), written, removed)
+            total(int(todo.size) + int(ids.size))
+        _aggregate(conn, config, frame, todo, full or not frame.present.any(), progress)
+    attrs = derive(_facts(frame, created, campaigns), now.timestamp(), config)
+    again = np.zeros(ids.size, dtype=bool)
+    again[todo] = True
+    written = _write(engine, frame, attrs, again, now, progress)
+    return ComputeReport(int(ids.size), int(todo.size), written, removed)
 
 
-def _write(engine: Engine, ids: np.ndarray[Any, Any], rows: list[tuple[Any, ...]], attrs: Any,
-           stored: dict[int, tuple[Any, ...]], fresh: dict[int, tuple[Any, ...]], now: datetime,
+def _objects(values: list[Any]) -> np.ndarray[Any, Any]:
+    held = np.empty(len(values), dtype=object)
+    for k, v in enumerate(values):
+        held[k] = v
+    return held
+
+
+def _values(col: np.ndarray[Any, Any], at: np.ndarray[Any, Any], as_int: bool = False) -> list[Any]:
+    """Python values of `col` at `at`, NaN as None (moments and hours as whole numbers)."""
+    part = col[at]
+    if part.dtype.kind != "f":
+        return list(part.tolist())
+    if as_int:
+        return [None if v != v else int(v) for v in part.tolist()]  # noqa: PLR0124 (NaN test)
+    return [None if v != v else v for v in part.tolist()]  # noqa: PLR0124
+
+
+def _same(new: np.ndarray[Any, Any], old: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    if new.dtype.kind == "f" and old.dtype.kind == "f":
+        same: np.ndarray[Any, Any] = (new == old) | (np.isnan(new) & np.isnan(old))
+        return same
+    return np.array([a == b for a, b in zip(new.tolist(), old.tolist(), strict=True)], dtype=bool)
+
+
+def _write(engine: Engine, frame: Frame, attrs: Any, again: np.ndarray[Any, Any], now: datetime,
            progress: Progress | None) -> int:
-    derived_cols = (attrs.recency_days, attrs.r, attrs.f, attrs.m, attrs.cell, attrs.lifecycle,
-                    attrs.open_rate, attrs.click_rate)
-    attribute_rows: list[tuple[Any, ...]] = []
-    customer_rows: list[tuple[Any, ...]] = []
-    for k, cid_raw in enumerate(ids):
-        cid = int(cid_raw)
-        recency, r, f, m, cell, stage, opens, clicks = (_none(col[k]) for col in derived_cols)
-        buyer = r != 0
-        derived = (recency if buyer else None, r or None, f or None, m or None, cell, stage,
-                   opens, clicks, attrs.milestones[k])
-        old = stored.get(cid)
-        if cid not in fresh and old is not None and old[len(FACT_COLUMNS):] == derived:
-            continue
-        attribute_rows.append((cid, now, *rows[k], *derived))
-        customer_rows.append((cid, stage, cell, derived[0], derived[2], derived[3]))
+    """Write the rows whose facts were aggregated again or whose attributes changed."""
+    buyer = attrs.r > 0
+    new = {
+        "recency_days": np.where(buyer, attrs.recency_days, np.nan),
+        "r_score": np.where(buyer, attrs.r, np.nan), "f_score": np.where(buyer, attrs.f, np.nan),
+        "m_score": np.where(buyer, attrs.m, np.nan), "rfm_cell": attrs.cell,
+        "lifecycle": attrs.lifecycle, "email_open_rate": attrs.open_rate,
+        "email_click_rate": attrs.click_rate,
+        "milestones": _objects(attrs.milestones),
+    }
+    dirty = again.copy()
+    for name, values in new.items():
+        dirty |= ~_same(values, frame.cols[name])
+    at_all = np.flatnonzero(dirty)
     columns = ("customer_id", "computed_at", *FACT_COLUMNS, *DERIVED_COLUMNS)
+    ints = {"first_purchase_ts", "last_purchase_ts", "prev_purchase_ts", "last_email_ts",
+            "last_web_ts", "last_call_ts", "best_hour", "recency_days", "r_score", "f_score", "m_score"}
     with engine.begin() as conn:
-        for start in range(0, len(attribute_rows), WRITE_BATCH):
-            upsert(conn, customer_attributes, columns, attribute_rows[start:start + WRITE_BATCH],
-                   ("customer_id",))
-            update_by_key(conn, customers, "id", CUSTOMER_COLUMNS,
-                          customer_rows[start:start + WRITE_BATCH])
+        for start in range(0, at_all.size, WRITE_BATCH):
+            at = at_all[start:start + WRITE_BATCH]
+            cids = frame.ids[at].tolist()
+            facts = [_values(frame.cols[n], at, n in ints) for n in FACT_COLUMNS]
+            derived = [_values(new[n], at, n in ints) for n in DERIVED_COLUMNS]
+            rows = list(zip(cids, [now] * len(cids), *facts, *derived, strict=True))
+            upsert(conn, customer_attributes, columns, rows, ("customer_id",))
+            d = dict(zip(DERIVED_COLUMNS, derived, strict=True))
+            update_by_key(conn, customers, "id", CUSTOMER_COLUMNS, list(zip(
+                cids, d["lifecycle"], d["rfm_cell"], d["recency_days"], d["f_score"], d["m_score"],
+                strict=True)))
             if progress is not None:
-                progress(len(attribute_rows[start:start + WRITE_BATCH]))
+                progress(len(cids))
     if progress is not None:
-        progress(int(ids.size) - len(attribute_rows))
-    return len(attribute_rows)
+        progress(int(frame.ids.size - at_all.size))
+    return int(at_all.size)
 
 
 def attribute_count(conn: Connection) -> int:

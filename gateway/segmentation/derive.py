@@ -129,10 +129,14 @@ def email_rates(facts: Facts) -> tuple[F, F]:
 
 
 def milestones(facts: Facts, now: float, config: SegmentationConfig) -> list[list[str]]:
-    """The names of the milestones each customer crossed, in the configured order."""
+    """The names of the milestones each customer crossed, in the configured order.
+
+    Customers who crossed the same milestones share one list (a million customers hold a
+    few dozen distinct lists): treat the lists as read-only.
+    """
     tenure = (now - facts.created_at) / DAY
-    reached = []
-    for ms in config.milestones:
+    mask = np.zeros(facts.purchases.size, dtype=np.int64)
+    for bit, ms in enumerate(config.milestones):
         hit = np.ones(facts.purchases.size, dtype=bool)
         if ms.purchases is not None:
             hit &= facts.purchases >= ms.purchases
@@ -140,12 +144,10 @@ def milestones(facts: Facts, now: float, config: SegmentationConfig) -> list[lis
             hit &= facts.spent_eur >= ms.spent_eur
         if ms.tenure_days is not None:
             hit &= tenure >= ms.tenure_days
-        reached.append((ms.name, hit))
-    out: list[list[str]] = [[] for _ in range(facts.purchases.size)]
-    for name, hit in reached:
-        for i in np.flatnonzero(hit):
-            out[i].append(name)
-    return out
+        mask |= hit.astype(np.int64) << bit
+    names = [ms.name for ms in config.milestones]
+    shared = {int(m): [n for bit, n in enumerate(names) if m >> bit & 1] for m in np.unique(mask)}
+    return [shared[m] for m in mask.tolist()]
 
 
 def derive(facts: Facts, now: float, config: SegmentationConfig) -> Attributes:

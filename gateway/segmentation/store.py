@@ -95,12 +95,25 @@ def versions_of(conn: Connection, segment_id: int) -> list[SegmentInfo]:
     return [_info(seg, r) for r in rows]
 
 
+class RuleRefused(ServiceError):
+    """A rule refused at a place of its text: the ServiceError plus the 1-based line and column."""
+
+    def __init__(self, error: RuleError, message: str | None = None, field: str = "definition") -> None:
+        super().__init__(Code(error.code), message or str(error), field)
+        self.line = error.line
+        self.column = error.column
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {**super().extensions, "line": self.line, "column": self.column}
+
+
 def checked(definition: str, plan: FieldPlan) -> CheckedRule:
-    """The rule checked against `plan`; its error as a ServiceError (code, field, message)."""
+    """The rule checked against `plan`; its error as a RuleRefused (code, place, message)."""
     try:
         return check(definition, plan)
     except RuleError as exc:
-        raise ServiceError(Code(exc.code), str(exc), "definition") from exc
+        raise RuleRefused(exc) from exc
 
 
 def _validate_text(name: str | None, description: str | None) -> None:
@@ -167,8 +180,8 @@ def usable(info: SegmentInfo, plan: FieldPlan) -> CheckedRule:
     try:
         return check(info.definition, plan)
     except RuleError as exc:
-        raise ServiceError(Code(exc.code), f"this segment reads data this app may not use for "
-                           f"this purpose: {exc.message}", "id") from exc
+        raise RuleRefused(exc, f"this segment reads data this app may not use for this purpose: "
+                          f"{exc.message}", "id") from exc
 
 
 def count(conn: Connection, rule: CheckedRule, purpose: Purpose, now: datetime,

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.sql.elements import ColumnElement as _CE
 
 from gateway.profile.fields import FIELDS_BY_NAME
 from gateway.profile.tables import customers
+from gateway.scoring.tables import customer_scores
 from gateway.segmentation.tables import customer_attributes
 
 # How values compare: text (=, !=, in), numbers (every comparison), days since a moment
-# (numbers, compared through the timestamp so no date arithmetic runs per row).
-TEXT, INT, NUMBER, DAYS = "text", "int", "number", "days"
+# (numbers, compared through the timestamp so no date arithmetic runs per row; DAYS_TS for
+# moments stored as unix seconds).
+TEXT, INT, NUMBER, DAYS, DAYS_TS = "text", "int", "number", "days", "days_ts"
 
 LIFECYCLE_STAGES = ("prospect", "new", "active", "at_risk", "lapsed", "won_back")
 RFM_CELLS = (
@@ -37,6 +40,7 @@ class Sources:
 
     def __init__(self) -> None:
         self.attributes = False  # the rule reads customer_attributes
+        self.scores: dict[str, Any] = {}  # model -> alias of customer_scores
 
     def customers(self, column: str) -> _CE[object]:
         return customers.c[column]
@@ -44,6 +48,13 @@ class Sources:
     def attribute(self, column: str) -> _CE[object]:
         self.attributes = True
         return customer_attributes.c[column]
+
+    def score(self, model: str) -> _CE[object]:
+        found = self.scores.get(model)
+        if found is None:
+            found = self.scores[model] = customer_scores.alias(f"score_{model}")
+        value: _CE[object] = found.c.value
+        return value
 
 
 Column = Callable[[Sources], "ColumnElement[object]"]
@@ -70,6 +81,15 @@ def _a(column: str) -> Column:
     return lambda s: s.attribute(column)
 
 
+def _engagements(s: Sources) -> ColumnElement[object]:
+    value: ColumnElement[object] = s.attribute("email_opens") + s.attribute("email_clicks")
+    return value
+
+
+def _score(model: str) -> Column:
+    return lambda s: s.score(model)
+
+
 RULE_FIELDS: tuple[RuleField, ...] = (
     RuleField("lifecycle", "lifecycleStage", TEXT, _c("lifecycle_stage"),
               "life-cycle stage", LIFECYCLE_STAGES),
@@ -94,6 +114,29 @@ RULE_FIELDS: tuple[RuleField, ...] = (
               "days since the last order"),
     RuleField("last_seen_days", "lastSeenAt", DAYS, _c("last_seen_at"),
               "days since the customer was last seen"),
+    # computed attributes (customer_attributes): channel and device affinity
+    RuleField("channel_affinity.email.open_rate", "channelAffinity", NUMBER, _a("email_open_rate"),
+              "distinct campaigns opened / campaigns sent since joining, 0-1"),
+    RuleField("channel_affinity.email.click_rate", "channelAffinity", NUMBER, _a("email_click_rate"),
+              "email clicks per open, 0-1"),
+    RuleField("channel_affinity.email.engagements", "channelAffinity", INT, _engagements,
+              "email opens and clicks"),
+    RuleField("channel_affinity.email.last_engagement_days", "channelAffinity", DAYS_TS,
+              _a("last_email_ts"), "days since the last email open or click"),
+    RuleField("channel_affinity.web.visits", "channelAffinity", INT, _a("web_visits"), "web visits"),
+    RuleField("channel_affinity.web.last_engagement_days", "channelAffinity", DAYS_TS,
+              _a("last_web_ts"), "days since the last web visit"),
+    RuleField("channel_affinity.phone.calls", "channelAffinity", INT, _a("calls"), "calls"),
+    RuleField("channel_affinity.phone.last_engagement_days", "channelAffinity", DAYS_TS,
+              _a("last_call_ts"), "days since the last call"),
+    RuleField("preferred_device", "channelAffinity", TEXT, _a("preferred_device"),
+              "the device of most engagements", DEVICES),
+    RuleField("best_hour", "channelAffinity", INT, _a("best_hour"), "hour of most engagements (UTC)"),
+    RuleField("persona", "persona", INT, _a("persona_key"), "persona key (stable across versions)"),
+    # scores (customer_scores), by model
+    RuleField("score.purchase_30d", "scores", NUMBER, _score("purchase_30d"),
+              "chance of a purchase in the next 30 days, 0-1"),
+    RuleField("score.churn", "scores", NUMBER, _score("churn"), "chance of no purchase in 90 days, 0-1"),
 )
 
 BY_NAME: dict[str, RuleField] = {f.name: f for f in RULE_FIELDS}

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.profile.fields import CUSTOMER_FIELDS, NESTED
+from gateway.profile.fields import CUSTOMER_FIELDS
 from tests.api.support import add_person, errors_by_path
 from tests.harness import Gateway
 
 _NESTED_PICK = {"orders": "number", "interactions": "kind", "consents": "purpose",
-                "channels": "channel", "sources": "source"}
+                "channels": "channel", "sources": "source", "channelAffinity": "bestHour",
+                "persona": "name", "segments": "name", "scores": "model", "nextBestAction": "offer"}
 PERSONAL_FIELDS = tuple(spec.name for spec in CUSTOMER_FIELDS)
 ALL_PERSONAL_FIELDS = (
     "query($id: ID!) { customer(id: $id) { id "
-    + " ".join(f"{n} {{ {_NESTED_PICK[n]} }}" if n in NESTED else n for n in PERSONAL_FIELDS)
+    + " ".join(f"{n} {{ {_NESTED_PICK[n]} }}" if n in _NESTED_PICK else n for n in PERSONAL_FIELDS)
     + " } }"
 )
 CUSTOMER = (

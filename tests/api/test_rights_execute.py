@@ -65,7 +65,9 @@ def test_export_holds_everything_and_who_read_it(gw: Gateway) -> None:
     assert [(c["key"], c["value"]) for c in doc["channels"]] == [("email", "opt_in")]
     assert [(o["kind"], o["key"], o["value"]) for o in doc["objections_and_restrictions"]] == [
         ("objection", "profiling", "on")]
-    assert doc["segments"] == [] and doc["scores"] == []
+    # (no computed attributes, no score; no action: they objected to profiling)
+    assert doc["segments"]["attributes"] is None and doc["segments"]["persona"] is None
+    assert doc["scores"] == {"scores": [], "next_best_action": None}
     assert doc["sessions"] == {"sessions": [], "sign_in_links": [], "receipts": []}
     # ... and who read the data, by app and purpose, with the fields given
     marketing = gw.callers["marketing"].name

@@ -42,7 +42,7 @@ READABLE: dict[tuple[str, str], set[str]] = {
     ("analytics", "analytics"): {"contact", "location", "transactions", "interactions",
                                  "preferences", "derived"},
     ("support", "support"): {"identity", "contact", "location", "transactions", "interactions",
-                             "preferences"},
+                             "preferences", "derived"},
     ("call_center", "service"): {"identity", "contact", "location", "transactions"},
     ("linkage", "identity_resolution"): {"identity", "contact", "location"},
     ("intruder", "service"): set(),

@@ -9,10 +9,12 @@ from sqlalchemy import delete, insert, select
 
 from gateway.profile.tables import customers, interactions, orders
 from gateway.scoring.tables import customer_scores
+from gateway.segmentation.compile import check
 from gateway.segmentation.compute import compute
 from gateway.segmentation.config import load_config
+from gateway.segmentation.store import count
 from gateway.segmentation.tables import customer_attributes
-from tests.api.support import add_person
+from tests.api.support import add_person, unique
 from tests.harness import REPO, Gateway
 from tests.segmentation.support import purpose
 
@@ -57,7 +59,8 @@ def _derived(gw: Gateway, cid: int) -> tuple[Any, ...]:
 def test_facts_and_stage_of_a_customer(fresh_gateway: Gateway) -> None:
     gw = fresh_gateway
     # given: three purchases (one in GBP), a cancelled order, and a 260-day gap before the last
-    cid, _ = add_person(gw)
+    city = unique("City")
+    cid, _ = add_person(gw, city=city)
     _orders(gw, cid, (400, "delivered", 1000, "EUR"), (300, "delivered", 4300, "GBP"),
             (40, "delivered", 2000, "EUR"), (20, "cancelled", 9999, "EUR"))
     at = NOW.replace(hour=14) - timedelta(days=3)
@@ -79,6 +82,13 @@ def test_facts_and_stage_of_a_customer(fresh_gateway: Gateway) -> None:
     assert row.email_click_rate == 0.5
     assert row.lifecycle == "won_back" and row.recency_days == 40
     assert "first_purchase" in row.milestones
+    # and: rules on the computed attributes select them (and the control does not)
+    rules = {f'city = "{city}" and channel_affinity.web.visits = 2 and preferred_device = "mobile" '
+             'and channel_affinity.email.last_engagement_days <= 3 and lifecycle = "won_back"': 1,
+             f'city = "{city}" and channel_affinity.email.last_engagement_days < 2': 0}
+    with gw.engine.connect() as conn:
+        for rule, expected in rules.items():
+            assert count(conn, check(rule), purpose(gw, "profiling"), NOW, purpose(gw, "profiling")) == expected
     # and: the customer row carries the stage and the RFM values for the read path
     stage, cell, recency, frequency, monetary = _derived(gw, cid)
     assert (stage, recency) == ("won_back", 40) and cell == row.rfm_cell

@@ -24,6 +24,11 @@ GOOD = [
     ('loyalty.tier in ["gold", "platinum"] and loyalty.points > 1000',
      ("loyaltyTier", "loyaltyPoints")),
     ('city = "O\\"Hara"', ("city",)),
+    # the issue's example
+    ('lifecycle = "at_risk" and channel_affinity.email.open_rate > 0.3\n and region in ["Moscow", "Kazan"]',
+     ("lifecycleStage", "channelAffinity", "region")),
+    ("score.churn >= 0.7 and persona = 3 and channel_affinity.web.last_engagement_days < 30",
+     ("scores", "persona", "channelAffinity")),
 ]
 
 # (rule, line, column, what the message says)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from gateway.activation.audience import Audience, ListAudience, SegmentAudience, check_segment
 from gateway.activation.destinations import Destination, get_destination
+from gateway.activation.outbox import cancel_pending
 from gateway.activation.planning import count_reasons, enqueue
 from gateway.activation.service import Activation, Actor
 from gateway.activation.tables import activation_audience, activation_campaigns, activation_runs
@@ -286,8 +287,6 @@ def plan_campaign(conn: Connection, activation: Activation, actor: Actor, ref: s
 
 def cancel_campaign(conn: Connection, activation: Activation, actor: Actor, ref: str) -> Campaign:
     """Cancel a campaign: its messages not yet sent are cancelled too."""
-    from gateway.activation.outbox import cancel_pending
-
     campaign = get_campaign(conn, ref)
     conn.execute(update(activation_campaigns).where(activation_campaigns.c.id == campaign.id)
                  .values(status="cancelled"))

@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import Connection, select
 
 from gateway.activation.campaigns import Campaign, get_campaign_by_id
-from gateway.activation.destinations import Destination
+from gateway.activation.destinations import Destination, get_destination
 from gateway.activation.experiments import CONTROL, assign
 from gateway.activation.gate import CAPPED_CHANNELS, Facts, epoch, reason
 from gateway.activation.gate import reachable as reachable_sql
@@ -63,8 +63,6 @@ def message_token(destination: Destination, names: Pseudonymizer, message_id: in
 
 def resolve_token(activation: Activation, conn: Connection, token: str) -> int | None:
     """The outbox id behind a message's public id, or None when it is not one of ours."""
-    from gateway.activation.destinations import get_destination
-
     head, _, sealed = token.partition(".")
     if not head.startswith("m") or not head[1:].isdigit() or not sealed:
         return None

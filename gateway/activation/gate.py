@@ -149,10 +149,13 @@ def capped(customer_id: ColumnElement[int], channel: str,
     if channel not in CAPPED_CHANNELS or not there.caps:
         return false()
     ps, m = preference_state.c, activation_messages.c
+    # Correlated to the preference_state row (already the customer's): a reference to the
+    # outer customer two levels up would not correlate, and would count everyone's messages.
     sent = (
         select(func.count()).select_from(activation_messages)
-        .where(m.customer_id == customer_id, m.channel == channel, m.kind == "message",
+        .where(m.customer_id == ps.customer_id, m.channel == channel, m.kind == "message",
                m.status == "sent", m.sent_epoch > NOW_EPOCH - ps.cap_period_days * 86400)
+        .correlate(preference_state)
         .scalar_subquery()
     )
     return exists(select(ps.customer_id).where(

@@ -19,6 +19,8 @@ from gateway.portal.cli import portal_cli
 from gateway.privacy.cli import keys_cli
 from gateway.profile.cli import customers_cli
 from gateway.rights.cli import rights_cli
+from gateway.scoring.cli import scores_cli
+from gateway.segmentation.cli import segments_cli
 
 err = Console(stderr=True)
 
@@ -169,6 +171,11 @@ def demo_seed(customers: int, seed_value: int) -> None:
         f"records, {report.orders} orders, {report.interactions} interactions, "
         f"{report.consent_events} consent events, {report.preference_events} preference events"
     )
+    # The derived columns (lifecycle stage, RFM) come from the compute job, within each
+    # customer's choices: the seeder leaves them empty.
+    from gateway.segmentation.cli import compute_command
+
+    click.get_current_context().invoke(compute_command, full=False)
 
 
 @demo.command("setup")
@@ -273,6 +280,8 @@ main.add_command(keys_cli)
 main.add_command(customers_cli)
 main.add_command(rights_cli)
 main.add_command(portal_cli)
+main.add_command(segments_cli)
+main.add_command(scores_cli)
 main.add_command(activation_cli)
 
 

@@ -64,9 +64,12 @@ def activity(conn: Connection, portal: Portal, person: Person) -> Activity:
                         sorted(n for n, c in fields.items() if c != "ALLOWED")))
     counts = conn.execute(select(m.actor, m.purpose, func.count()).where(others)
                           .group_by(m.actor, m.purpose)).all()
-    own = {bool(is_read): int(n) for is_read, n in conn.execute(
-        select(m.action == "read", func.count()).where(m.actor_type == ACTOR_TYPE)
-        .group_by(m.action == "read"))}
+    # Grouped by the action itself: PostgreSQL cannot match a grouped `action = $1` with the
+    # selected one (each carries its own bound parameter).
+    own: dict[bool, int] = {}
+    for action, n in conn.execute(select(m.action, func.count()).where(m.actor_type == ACTOR_TYPE)
+                                  .group_by(m.action)):
+        own[action == "read"] = own.get(action == "read", 0) + int(n)
     return Activity(
         uses=uses,
         by_app=sorted(((str(a), p, int(n)) for a, p, n in counts), key=lambda t: (-t[2], t[0])),

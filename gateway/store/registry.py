@@ -10,6 +10,8 @@ from gateway.portal import tables as _portal  # noqa: F401
 from gateway.privacy import tables as _privacy  # noqa: F401
 from gateway.profile import tables as _profile  # noqa: F401
 from gateway.rights import tables as _rights  # noqa: F401
+from gateway.scoring import tables as _scoring  # noqa: F401
+from gateway.segmentation import tables as _segmentation  # noqa: F401
 from gateway.store.metadata import metadata
 
 __all__ = ["metadata"]

@@ -9,12 +9,12 @@ One run, from nothing, cleaned up after:
    marketing_email, and some objected (4%), opted out of email (3%), restricted (2%),
    suppressed (1%), without an email (1%), with a cap of one email a week (10%).
 2. A receiver in its own process (bench/_receiver.py) and a webhook destination to it.
-3. A campaign whose audience is every customer. Segments (gateway/segmentation) were not in
-   this branch when this was written: the audience is an explicit list (the segment's
-   stand-in, `activation_audience`), and the floor is a plain SQL count of it:
-   `SELECT count(*) FROM activation_audience WHERE campaign_id = ?`.
-4. `--runs` alternations of floor and dry run (counts per exclusion reason, in one SQL
-   statement per audience); medians and the ratio dry run / floor (target: within 3x).
+3. A segment (gateway/segmentation) `lifecycle = "active"`: every customer, and a campaign
+   over it. Two floors in the same run: the segment's own count (`gateway.segmentation.
+   store.count`: its rule plus the profiling gate, as its members are taken) and a bare
+   `SELECT count(*) FROM customers WHERE lifecycle_stage = 'active'`.
+4. `--runs` alternations of floors and dry run (counts per exclusion reason, in one SQL
+   statement over the segment); medians and the ratios dry run / floor (target: within 3x).
 5. The real run: the plan (INSERT ... SELECT of the allowed), then `consent-gateway
    activation work --once` in a subprocess to the receiver (every message gated again and
    its payload read through the profile read path); wall time, messages per second and the
@@ -170,36 +170,42 @@ def seed(services: Any, customers: int) -> dict[str, int]:
     return counts
 
 
-def audience(services: Any, act: Any, customers: int) -> str:
-    """The campaign over every customer (the segment's stand-in)."""
-    from sqlalchemy import insert
-
+def audience(services: Any, act: Any) -> tuple[str, Any]:
+    """A segment of every active customer (gateway/segmentation) and the campaign over it."""
     from gateway.activation.campaigns import CampaignInput, create_campaign
     from gateway.activation.service import CLI
-    from gateway.activation.tables import activation_audience
+    from gateway.profile.fields import CUSTOMER_FIELDS
+    from gateway.segmentation.store import create_segment
 
+    profiling = services.purposes.by_name["profiling"]
+    plan = services.policy.plan("marketing", profiling, CUSTOMER_FIELDS)
     with services.engine.begin() as conn:
+        info = create_segment(conn, plan, name="bench-active", definition='lifecycle = "active"',
+                              description=None, actor="bench", now=datetime.now(UTC))
         found = create_campaign(conn, act, CLI, CampaignInput(
             name="bench", destination="bench-esp", purpose="marketing_email",
-            template="newsletter", customer_ids=(1,)))
-        for start in range(2, customers + 1, 50_000):
-            conn.execute(insert(activation_audience), [
-                {"campaign_id": found.id, "customer_id": c}
-                for c in range(start, min(start + 50_000, customers + 1))])
-    return found.ref
+            template="newsletter", segment_id=str(info.id)))
+    return found.ref, info
 
 
-def floor_count(services: Any, campaign_id: int) -> tuple[float, int]:
+def floor_counts(services: Any, info: Any) -> tuple[float, float, int]:
+    """The segment counted by gateway/segmentation (its rule and the profiling gate), and a
+    bare count of its rule; seconds of each, and the members."""
     from sqlalchemy import func, select
 
-    from gateway.activation.tables import activation_audience
+    from gateway.profile.tables import customers
+    from gateway.segmentation.store import count
 
-    a = activation_audience.c
-    started = time.perf_counter()
+    profiling = services.purposes.by_name["profiling"]
     with services.engine.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(activation_audience)
-                         .where(a.campaign_id == campaign_id)).scalar_one()
-    return time.perf_counter() - started, int(n)
+        started = time.perf_counter()
+        members = count(conn, info.rule(), profiling, datetime.now(UTC), profiling)
+        segment = time.perf_counter() - started
+        started = time.perf_counter()
+        conn.execute(select(func.count()).select_from(customers)
+                     .where(customers.c.lifecycle_stage == "active")).scalar_one()
+        bare = time.perf_counter() - started
+    return segment, bare, members
 
 
 def dry(services: Any, act: Any, ref: str) -> tuple[float, Any]:
@@ -355,24 +361,26 @@ def main() -> None:
                 create_destination(conn, act, CLI, DestinationInput(
                     name=name, kind="webhook", channel="email", purpose="marketing_email",
                     fields=("firstName", "email"), url=f"{base}/hook"))
-        ref = audience(services, act, args.customers)
-        from gateway.activation.campaigns import get_campaign
-
-        with services.engine.connect() as conn:
-            campaign_id = get_campaign(conn, ref).id
-        floors, drys = [], []
+        ref, info = audience(services, act)
+        segment_floors, bare_floors, drys = [], [], []
         result = None
+        members = 0
         for _ in range(args.runs):
-            seconds, members = floor_count(services, campaign_id)
-            floors.append(seconds)
+            segment, bare, members = floor_counts(services, info)
+            segment_floors.append(segment)
+            bare_floors.append(bare)
             seconds, result = dry(services, act, ref)
             drys.append(seconds)
         assert result is not None and result.audience == members
-        out["floor_count_s"] = statistics.median(floors)
+        out["floor_segment_count_s"] = statistics.median(segment_floors)
+        out["floor_bare_count_s"] = statistics.median(bare_floors)
         out["dry_run_s"] = statistics.median(drys)
-        out["dry_over_floor"] = out["dry_run_s"] / out["floor_count_s"]
+        out["dry_over_segment_count"] = out["dry_run_s"] / out["floor_segment_count_s"]
+        out["dry_over_bare_count"] = out["dry_run_s"] / out["floor_bare_count_s"]
         out["dry_run"] = result.counts()
-        print(json.dumps({k: out[k] for k in ("floor_count_s", "dry_run_s", "dry_over_floor")}))
+        print(json.dumps({k: out[k] for k in ("floor_segment_count_s", "floor_bare_count_s",
+                                              "dry_run_s", "dry_over_segment_count",
+                                              "dry_over_bare_count")}))
         if not args.skip_real:
             out["real_run"] = real_run(services, act, ref, url, base)
             print(json.dumps(out["real_run"]))

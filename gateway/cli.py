@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from gateway.audit.cli import audit_cli
 from gateway.config import Settings
 from gateway.consent import cli as consent_cli
+from gateway.linkage.cli import linkage_cli
 from gateway.privacy.cli import keys_cli
 from gateway.profile.cli import customers_cli
 from gateway.rights.cli import rights_cli
@@ -251,6 +252,7 @@ main.add_command(consent_cli.consents)
 main.add_command(keys_cli)
 main.add_command(customers_cli)
 main.add_command(rights_cli)
+main.add_command(linkage_cli)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from gateway.audit.cli import audit_cli
 from gateway.config import Settings
 from gateway.consent import cli as consent_cli
-from gateway.linkage.cli import linkage_cli
+from gateway.linkage.cli import ingest_command, linkage_cli
 from gateway.privacy.cli import keys_cli
 from gateway.profile.cli import customers_cli
 from gateway.rights.cli import rights_cli
@@ -28,6 +28,7 @@ DEMO_APPS = {
     "call_center": ("demo-call-center", "support"),
     "compliance_officer": ("demo-compliance", "compliance_audit"),
     "linkage": ("demo-linkage", "identity_resolution"),
+    "data_steward": ("demo-data-steward", "identity_resolution"),
 }
 
 
@@ -253,6 +254,7 @@ main.add_command(keys_cli)
 main.add_command(customers_cli)
 main.add_command(rights_cli)
 main.add_command(linkage_cli)
+main.add_command(ingest_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

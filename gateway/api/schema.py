@@ -23,14 +23,15 @@ from strawberry.types import ExecutionContext
 from gateway.api.audit import AuditQuery
 from gateway.api.consent import ConsentMutation, ConsentQuery
 from gateway.api.directives import Category
+from gateway.api.linkage import LinkageMutation, LinkageQuery
 from gateway.api.query import Query
 from gateway.api.rights import RightsMutation, RightsQuery
 from gateway.api.withhold import WithholdingExecutionContext
 from gateway.config import Settings
 
 # Each domain's GraphQL module contributes its root types here (one line each).
-QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery]
-MUTATIONS: list[type] = [ConsentMutation, RightsMutation]
+QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery, LinkageQuery]
+MUTATIONS: list[type] = [ConsentMutation, RightsMutation, LinkageMutation]
 
 
 class GatewaySchema(strawberry.Schema):

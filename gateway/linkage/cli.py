@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -82,3 +83,101 @@ def resolve_command(file: Path, mapping_path: Path | None, out_path: Path, thres
         pd.DataFrame({"record_id": ids.to_numpy(), "cluster_id": result.labels}).to_csv(out_path, index=False)
         progress.update(task, advance=1)
     err.print(f"{len(ids)} records in {len(set(result.labels.tolist()))} clusters -> {out_path}")
+
+
+def _rows(path: Path, fmt: str) -> list[dict[str, Any]]:
+    import csv
+    import json
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            if fmt == "csv":
+                return [dict(row) for row in csv.DictReader(handle)]
+            rows = []
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                value = json.loads(line)
+                if not isinstance(value, dict):
+                    raise TypeError(f"line {number} is not a JSON object")
+                rows.append(value)
+            return rows
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        err.print(f"[red]cannot read {path}[/red]: {exc}. Give UTF-8 {fmt} (one record per row/line).")
+        sys.exit(2)
+
+
+@click.command("ingest")
+@click.argument("source")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--mapping", "mapping_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="YAML mapping (default: policies/sources/SOURCE.yaml, else canonical names).")
+@click.option("--mode", type=click.Choice(["skip", "all"]), default="skip", show_default=True,
+              help="skip: ingest the valid rows; all: any bad row refuses the whole file.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the rejected rows (row, field, reason; never values) as CSV here.")
+@click.option("--batch", default=20_000, show_default=True, type=click.IntRange(100, 1_000_000),
+              help="Rows per transaction in skip mode.")
+def ingest_command(source: str, file: Path, fmt: str, mapping_path: Path | None, mode: str,
+                   report_path: Path | None, batch: int) -> None:
+    """Ingest FILE from source system SOURCE: validate, match, link into persons, store sealed.
+
+    Re-ingesting the same records changes nothing (source + source key identify a record).
+    Every batch is one transaction with its audit entry (counts only).
+    """
+    import csv
+    import getpass
+
+    from gateway.app import build_services
+    from gateway.config import Settings
+    from gateway.linkage.ingest import Ingestion, ingest_audited
+    from gateway.linkage.mapping import SOURCE_NAME, MappingError, identity_mapping, load_mapping
+    from gateway.linkage.survivorship import SurvivorshipError, load_survivorship
+
+    if not SOURCE_NAME.match(source):
+        err.print("[red]SOURCE must be a lower-case name of 1-16 letters, digits or _[/red]")
+        sys.exit(2)
+    settings = Settings.from_env()
+    default = settings.policy_dir / "sources" / f"{source}.yaml"
+    rows = _rows(file, fmt)
+    try:
+        if mapping_path or default.exists():
+            mapping = load_mapping(mapping_path or default)
+        else:
+            mapping = identity_mapping(sorted({k for r in rows for k in r}), source)
+        survivorship = load_survivorship(settings.policy_dir / "survivorship.yaml")
+    except (MappingError, SurvivorshipError) as exc:
+        for problem in exc.problems:
+            err.print(f"[red]{problem}[/red]")
+        err.print("fix the file and run again; nothing was ingested")
+        sys.exit(2)
+    services = build_services(settings)
+    ctx = Ingestion(services.vault, survivorship, actor=getpass.getuser())
+    chunks = [rows] if mode == "all" else [rows[i:i + batch] for i in range(0, len(rows), batch)] or [[]]
+    totals: dict[str, int] = {}
+    rejected = []
+    with _progress() as progress:
+        task = progress.add_task(f"ingest {source}", total=len(rows))
+        for offset, chunk in zip(range(0, max(len(rows), 1), batch), chunks, strict=False):
+            with services.engine.begin() as conn:
+                report = ingest_audited(conn, ctx, source, chunk, mapping,
+                                        audit=services.pseudonyms.for_audit(), signer=services.signer,
+                                        mode=mode, settings=settings)
+            for name, value in report.counts().items():
+                totals[name] = totals.get(name, 0) + value
+            base = 0 if mode == "all" else offset
+            rejected += [(r.row + base, r.field, r.reason) for r in report.rejected]
+            progress.update(task, advance=len(chunk))
+    services.engine.dispose()
+    if report_path is not None:
+        with report_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["row", "field", "reason"])
+            writer.writerows(rejected)
+    summary = ", ".join(f"{k} {v}" for k, v in totals.items())
+    if mode == "all" and rejected:
+        err.print(f"[red]refused: {len(rejected)} bad rows, nothing ingested[/red] ({summary}); "
+                  "see --report, fix the rows and run again")
+        sys.exit(1)
+    err.print(f"{source}: {summary}")

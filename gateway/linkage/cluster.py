@@ -16,6 +16,7 @@ the data, still joins its person.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -25,7 +26,7 @@ import pandas as pd
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
 # An edge joins two clusters only at or above this weight (log2 Bayes factor, prior included).
-DEFAULT_THRESHOLD = 2.0
+DEFAULT_THRESHOLD = 0.0
 # Two records whose personal traits weigh below -VETO together are two people.
 DEFAULT_VETO = 5.0
 TRAIT_COMPARISONS = ("first_name", "birth_date", "sex")
@@ -140,17 +141,23 @@ class _Cluster:
 
 
 def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitScorer, *,
-            threshold: float = DEFAULT_THRESHOLD, veto: float = DEFAULT_VETO) -> np.ndarray:
+            threshold: float = DEFAULT_THRESHOLD, veto: float = DEFAULT_VETO,
+            groups: Sequence[int] | None = None) -> np.ndarray:
     """A cluster number per record (0..size-1): constrained greedy merging of `edges`
-    (`unique_id_l`, `unique_id_r`, `match_weight`) at or above `threshold`."""
-    if len(edges) == 0:
+    (`unique_id_l`, `unique_id_r`, `match_weight`) at or above `threshold`.
+
+    `groups` (optional, per record: an existing person's id, or -1) starts records of one
+    person in one cluster, and never merges two existing persons (that is a steward's merge).
+    """
+    if len(edges) == 0 and not groups:
         return np.arange(size, dtype=np.int64)
-    strong = edges[edges["match_weight"] >= threshold]
+    strong = edges[edges["match_weight"] >= threshold] if len(edges) else edges
     order = np.argsort(-strong["match_weight"].to_numpy(), kind="stable")
     left = strong["unique_id_l"].to_numpy()[order]
     right = strong["unique_id_r"].to_numpy()[order]
     parent = np.arange(size)
-    groups: dict[int, _Cluster] = {}
+    clusters: dict[int, _Cluster] = {}
+    owner: dict[int, int] = {}
     weight = scorer.weight
 
     def find(i: int) -> int:
@@ -162,24 +169,41 @@ def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitS
         return root
 
     def group(root: int) -> _Cluster:
-        found = groups.get(root)
+        found = clusters.get(root)
         if found is None:
-            found = groups[root] = _Cluster([root], {traits[root]})
+            found = clusters[root] = _Cluster([root], {traits[root]})
         return found
 
-    for a, b in zip(left.tolist(), right.tolist(), strict=True):
-        ra, rb = find(a), find(b)
-        if ra == rb:
-            continue
+    def join(ra: int, rb: int) -> None:
         ga, gb = group(ra), group(rb)
-        if any(weight(x, y) < -veto for x in ga.traits for y in gb.traits):
-            continue
         if len(ga.members) < len(gb.members):
             ra, rb, ga, gb = rb, ra, gb, ga
         parent[rb] = ra
         ga.members.extend(gb.members)
         ga.traits |= gb.traits
-        del groups[rb]
+        del clusters[rb]
+        if rb in owner:
+            owner[ra] = owner.pop(rb)
+
+    if groups:
+        first: dict[int, int] = {}
+        for i, g in enumerate(groups):
+            if g < 0:
+                continue
+            if g in first:
+                join(find(first[g]), find(i))
+            else:
+                first[g] = i
+                owner[i] = g
+
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        ra, rb = find(a), find(b)
+        if ra == rb or (ra in owner and rb in owner):
+            continue
+        ga, gb = group(ra), group(rb)
+        if any(weight(x, y) < -veto for x in ga.traits for y in gb.traits):
+            continue
+        join(ra, rb)
     roots = np.fromiter((find(i) for i in range(size)), dtype=np.int64, count=size)
     _, labels = np.unique(roots, return_inverse=True)
     return labels.astype(np.int64)

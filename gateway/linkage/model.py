@@ -99,9 +99,25 @@ def prior(frame: pd.DataFrame, recall: float = 0.6) -> float:
 
 
 def default_model() -> TrainedModel:
-    """The parameters trained on 30,000 generated records (`bench/linkage.py --train-default`),
+    """The parameters trained on 30,000 generated records (`python -m gateway.linkage.model`),
     for data sets too small to train on."""
     return TrainedModel.from_json(DEFAULT_MODEL.read_text(encoding="utf-8"))
+
+
+def materialise(linker: Linker, model: dict[str, Any]) -> dict[str, Any]:
+    """Every level's m and u as Splink uses them (it fills levels training did not reach
+    with its defaults; stored that way, the online scorer uses the same numbers)."""
+    used = {c.output_column_name: c for c in linker._settings_obj.comparisons}
+    for comparison in model.get("comparisons", []):
+        found = used.get(comparison["output_column_name"])
+        if found is None:
+            continue
+        for level, live in zip(comparison["comparison_levels"], found.comparison_levels, strict=True):
+            if live.is_null_level:
+                continue
+            level["m_probability"] = float(live.m_probability or 0.0)
+            level["u_probability"] = float(live.u_probability or 0.0)
+    return model
 
 
 def _fill_untrained(model: dict[str, Any], fallback: dict[str, Any]) -> None:
@@ -142,6 +158,7 @@ def train(frame: pd.DataFrame, *, seed: int = SEED) -> TrainedModel:
     model = linker.misc.save_model_to_json()
     if DEFAULT_MODEL.exists():
         _fill_untrained(model, default_model().settings)
+    model = materialise(_linker(sample.head(2), model), model)
     # The prior was estimated on the sample: scale it to the whole frame's pairs.
     if len(sample) != len(frame) and len(sample) > 1:
         ratio = (len(sample) - 1) / (len(frame) - 1)
@@ -149,13 +166,35 @@ def train(frame: pd.DataFrame, *, seed: int = SEED) -> TrainedModel:
     return TrainedModel(settings=model, records=len(frame))
 
 
+def without_term_frequencies(settings: dict[str, Any]) -> dict[str, Any]:
+    """The model without term-frequency adjustments: a handful of records (an online match,
+    a small batch against a few candidates) says nothing about how common a name is."""
+    copy = json.loads(json.dumps(settings))
+    for comparison in copy.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            level.pop("tf_adjustment_column", None)
+            level.pop("tf_adjustment_weight", None)
+    return dict(copy)
+
+
 def predict(frame: pd.DataFrame, model: TrainedModel, *, min_weight: float = -2.0,
             threads: int | None = None) -> pd.DataFrame:
     """Scored candidate pairs: `unique_id_l`, `unique_id_r`, `match_weight`,
     `match_probability` and one `gamma_<comparison>` level per comparison."""
-    linker = _linker(frame, model.settings, threads)
+    settings = model.settings
+    if len(frame) < MIN_TRAIN_RECORDS:
+        settings = without_term_frequencies(settings)
+    linker = _linker(frame, settings, threads)
     result = linker.inference.predict(threshold_match_weight=min_weight)
     columns = ["unique_id_l", "unique_id_r", "match_weight", "match_probability",
                *(f"gamma_{c}" for c in COMPARISON_NAMES)]
     table: pd.DataFrame = result.as_pandas_dataframe()  # type: ignore[no-untyped-call]
     return table[[c for c in columns if c in table.columns]]
+
+
+if __name__ == "__main__":  # regenerate default_model.json
+    from gateway.linkage.prepare import frame_of as frame_of_records
+    from gateway.linkage.synth import generate
+
+    records = generate(30_000, 1234)[0]
+    DEFAULT_MODEL.write_text(train(frame_of_records(records)).to_json(), encoding="utf-8")

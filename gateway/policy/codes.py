@@ -24,6 +24,9 @@ class Code(StrEnum):
     CASE_CLOSED = "CASE_CLOSED"  # completed or rejected: no further step
     ALREADY_ERASED = "ALREADY_ERASED"  # the customer of the case has been erased
     EXTENSION_NOT_ALLOWED = "EXTENSION_NOT_ALLOWED"  # no extension by law, or extended already
+    # identity resolution (gateway/linkage): this person was merged into another; the error's
+    # `extensions.survivor` is the survivor's id for the calling app
+    MERGED = "MERGED"
     BAD_REQUEST = "BAD_REQUEST"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"

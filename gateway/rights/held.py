@@ -119,3 +119,6 @@ for _name, _what in (
     ("sessions", "self-service portal sessions (gateway/portal)"),
 ):
     register(Section(_name, _nothing, _none, _what))
+
+# Domains that hold data about a person register their own section when imported.
+from gateway.linkage import sections as _linkage_sections  # noqa: F401

@@ -57,6 +57,7 @@ PURPOSES_OF: dict[str, set[str]] = {
     "call_center": {"support", "service"},
     "compliance_officer": {"compliance_audit"},
     "linkage": {"identity_resolution"},
+    "data_steward": {"identity_resolution"},
     "intruder": set(),
 }
 

@@ -11,16 +11,19 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from gateway.activation.service import Activation
 from gateway.api.context import Services
 from gateway.api.http import GraphQLEndpoint
 from gateway.api.schema import build_schema
 from gateway.audit.startup import record_startup
 from gateway.auth.apps import Authenticator
-from gateway.config import Settings
+from gateway.config import Settings, require_policy_dir
 from gateway.consent.purposes import load_purposes
 from gateway.policy import PolicyEngine
+from gateway.portal.settings import PortalSettings
+from gateway.portal.web import build_portal
 from gateway.privacy.keys import load_or_create_master_key
 from gateway.privacy.pseudonyms import PseudonymService
 from gateway.privacy.signing import Signer
@@ -30,18 +33,24 @@ from gateway.store.db import make_engine
 
 def build_services(settings: Settings) -> Services:
     """The long-lived parts of a gateway process, from its settings."""
+    require_policy_dir(settings.policy_dir)
     engine = make_engine(settings.database_url)
     purposes = load_purposes(settings.policy_dir / "purposes.yaml")
     master = load_or_create_master_key(settings.master_key, settings.master_key_file)
+    policy = PolicyEngine(settings.policy_dir, purposes)
+    pseudonyms = PseudonymService(master)
+    signer = Signer(master)
+    vault = vault_for(settings, master)
     return Services(
         settings=settings,
         engine=engine,
         purposes=purposes,
-        policy=PolicyEngine(settings.policy_dir, purposes),
-        pseudonyms=PseudonymService(master),
+        policy=policy,
+        pseudonyms=pseudonyms,
         authenticator=Authenticator(engine, settings.app_cache_seconds),
-        signer=Signer(master),
-        vault=vault_for(settings, master),
+        signer=signer,
+        vault=vault,
+        activation=Activation.build(settings, purposes, policy, pseudonyms, vault, signer),
     )
 
 
@@ -62,8 +71,10 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
-    """The gateway as an ASGI app (uvicorn: `gateway.app:create_app --factory`)."""
+def create_app(settings: Settings | None = None, services: Services | None = None,
+               portal: PortalSettings | None = None) -> Starlette:
+    """The gateway as an ASGI app (uvicorn: `gateway.app:create_app --factory`); the
+    self-service portal under /portal (its settings from GATEWAY_PORTAL_* unless given)."""
     services = services or build_services(settings or Settings.from_env())
     endpoint = GraphQLEndpoint(services, build_schema(services.settings))
 
@@ -87,7 +98,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         await run_in_threadpool(record_startup, services.engine, services.settings,
                                 services.signer, services.pseudonyms.for_audit())
         _freeze_startup_objects()
+        running = None
+        if services.settings.activation_worker and services.activation is not None:
+            from gateway.activation.worker import start_in_thread
+
+            running = start_in_thread(services.engine, services.activation)
         yield
+        if running is not None:
+            running[0].stop()
+            running[1].join(timeout=30)  # let it finish the batch in hand
+            running[0].close()
         services.engine.dispose()
 
     app = Starlette(
@@ -95,6 +115,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+            Mount("/portal", app=build_portal(services, portal)),
         ],
         lifespan=lifespan,
     )

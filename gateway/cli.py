@@ -11,13 +11,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select, update
 
+from gateway.activation.cli import activation_cli
 from gateway.audit.cli import audit_cli
-from gateway.config import Settings
+from gateway.config import Settings, require_policy_dir
 from gateway.consent import cli as consent_cli
 from gateway.linkage.cli import ingest_command, linkage_cli
+from gateway.portal.cli import portal_cli
 from gateway.privacy.cli import keys_cli
 from gateway.profile.cli import customers_cli
 from gateway.rights.cli import rights_cli
+from gateway.scoring.cli import scores_cli
+from gateway.segmentation.cli import segments_cli
 
 err = Console(stderr=True)
 
@@ -33,7 +37,9 @@ DEMO_APPS = {
 
 
 def _settings() -> Settings:
-    return Settings.from_env()
+    settings = Settings.from_env()
+    require_policy_dir(settings.policy_dir)
+    return settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,6 +173,11 @@ def demo_seed(customers: int, seed_value: int) -> None:
         f"records, {report.orders} orders, {report.interactions} interactions, "
         f"{report.consent_events} consent events, {report.preference_events} preference events"
     )
+    # The derived columns (lifecycle stage, RFM) come from the compute job, within each
+    # customer's choices: the seeder leaves them empty.
+    from gateway.segmentation.cli import compute_command
+
+    click.get_current_context().invoke(compute_command, full=False)
 
 
 @demo.command("setup")
@@ -176,6 +187,7 @@ def demo_seed(customers: int, seed_value: int) -> None:
 @click.pass_context
 def demo_setup(ctx: click.Context, customers: int, seed_value: int, port: int) -> None:
     """Migrate, seed once (if empty), issue fresh keys for one demo app per role, print curls."""
+    _require_free_port(port)  # before anything changes: re-issuing keys revokes the old ones
     from gateway.profile.tables import customers as customers_table
     from gateway.store.db import make_engine
     from gateway.store.migrate import upgrade
@@ -199,6 +211,22 @@ def demo_setup(ctx: click.Context, customers: int, seed_value: int, port: int) -
             f"curl -s http://127.0.0.1:{port}/graphql -H 'Authorization: Bearer {key}' "
             f"-H 'X-Purpose: {purpose}' -H 'Content-Type: application/json' -d '{query}'"
         )
+
+
+def _require_free_port(port: int, host: str = "127.0.0.1") -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            err.print(
+                f"[red]port {port} is taken[/red] (a gateway from an earlier `make demo` still "
+                f"running?): stop it, or use another port: make demo PORT={port + 1}. "
+                "Nothing was changed; the demo keys printed before stay valid."
+            )
+            raise SystemExit(1) from None
 
 
 # --- serve, schema --------------------------------------------------------------------------
@@ -253,6 +281,10 @@ main.add_command(consent_cli.consents)
 main.add_command(keys_cli)
 main.add_command(customers_cli)
 main.add_command(rights_cli)
+main.add_command(portal_cli)
+main.add_command(segments_cli)
+main.add_command(scores_cli)
+main.add_command(activation_cli)
 main.add_command(linkage_cli)
 main.add_command(ingest_command)
 

@@ -3,16 +3,42 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+POLICY_FILES = ("model.conf", "policy.csv", "purposes.yaml")
+
+
+def installed_policy_dir() -> Path:
+    """Where a wheel installs the default policies (`data-files` in pyproject.toml)."""
+    return Path(sys.prefix) / "share" / "consent-gateway" / "policies"
 
 
 def _default_policy_dir() -> Path:
-    # A source checkout (and an editable install) keeps policies/ next to the package;
-    # containers set GATEWAY_POLICY_DIR explicitly.
-    return _REPO_ROOT / "policies"
+    # A source checkout (and an editable install) keeps policies/ next to the package; an
+    # installed wheel ships them under <prefix>/share/consent-gateway/policies.
+    checkout = _REPO_ROOT / "policies"
+    if (checkout / "model.conf").exists():
+        return checkout
+    return installed_policy_dir()
+
+
+class PolicyDirError(SystemExit):
+    """The policy directory is missing a file; the message says what to set."""
+
+
+def require_policy_dir(policy_dir: Path) -> Path:
+    """`policy_dir` when it holds the casbin model, the policy and the purposes."""
+    missing = [name for name in POLICY_FILES if not (policy_dir / name).is_file()]
+    if missing:
+        raise PolicyDirError(
+            f"no {', '.join(missing)} in {policy_dir}: set GATEWAY_POLICY_DIR to a directory "
+            f"holding {', '.join(POLICY_FILES)} (a source checkout's policies/, or "
+            f"{installed_policy_dir()} of an installed wheel)"
+        )
+    return policy_dir
 
 
 def _int(name: str, default: int) -> int:
@@ -23,6 +49,16 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -55,7 +91,11 @@ class Settings:
     max_query_depth: int = 8
     max_aliases: int = 30
     max_tokens: int = 4000
-    introspection: bool = True
+    max_directives: int = 20  # directives in one document (@include/@skip; unknown ones too)
+    introspection: bool = False  # on in `make demo` (GATEWAY_INTROSPECTION=true)
+    # GET for queries: off, since a URL (variables included: an email filter, say) ends up in
+    # proxy and access logs; mutations are never run through GET.
+    http_get: bool = False
     app_cache_seconds: int = 5
     threads_per_worker: int = 2
     log_level: str = "info"
@@ -63,6 +103,19 @@ class Settings:
     audit_checkpoint_seconds: int = 60  # ... or when the last checkpoint is older than this
     audit_archive_dir: Path = Path("./var/archive")
     audit_retention_days: int = 0  # archive entries older than this (0: keep them all live)
+    # activation (gateway/activation): where messages may go and how the outbox worker runs
+    activation_allowed_urls: str = ""  # comma-separated URL prefixes webhooks may post to
+    activation_private_networks: str = ""  # CIDRs a webhook may reach although private
+    activation_public_url: str = "http://127.0.0.1:8000"  # the gateway itself: never a target
+    activation_drop_dir: Path = Path("./var/drops")  # file drops live under this directory
+    activation_worker: bool = False  # run the outbox worker inside `serve`
+    activation_poll_seconds: float = 0.5
+    activation_batch_size: int = 500
+    activation_max_attempts: int = 8
+    activation_retry_base_seconds: float = 5.0
+    activation_retry_max_seconds: float = 3600.0
+    activation_lease_seconds: float = 120.0
+    activation_http_timeout: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -82,7 +135,9 @@ class Settings:
             max_query_depth=_int("GATEWAY_MAX_QUERY_DEPTH", 8),
             max_aliases=_int("GATEWAY_MAX_ALIASES", 30),
             max_tokens=_int("GATEWAY_MAX_TOKENS", 4000),
-            introspection=_bool("GATEWAY_INTROSPECTION", True),
+            max_directives=_int("GATEWAY_MAX_DIRECTIVES", 20),
+            introspection=_bool("GATEWAY_INTROSPECTION", False),
+            http_get=_bool("GATEWAY_HTTP_GET", False),
             app_cache_seconds=_int("GATEWAY_APP_CACHE_SECONDS", 5),
             threads_per_worker=_int("GATEWAY_THREADS_PER_WORKER", 2),
             log_level=env.get("GATEWAY_LOG_LEVEL") or "info",
@@ -90,4 +145,16 @@ class Settings:
             audit_checkpoint_seconds=_int("GATEWAY_AUDIT_CHECKPOINT_SECONDS", 60),
             audit_archive_dir=Path(env.get("GATEWAY_AUDIT_ARCHIVE_DIR") or "./var/archive"),
             audit_retention_days=_int("GATEWAY_AUDIT_RETENTION_DAYS", 0),
+            activation_allowed_urls=env.get("GATEWAY_ACTIVATION_ALLOWED_URLS") or "",
+            activation_private_networks=env.get("GATEWAY_ACTIVATION_PRIVATE_NETWORKS") or "",
+            activation_public_url=env.get("GATEWAY_PUBLIC_URL") or cls.activation_public_url,
+            activation_drop_dir=Path(env.get("GATEWAY_ACTIVATION_DROP_DIR") or "./var/drops"),
+            activation_worker=_bool("GATEWAY_ACTIVATION_WORKER", False),
+            activation_poll_seconds=_float("GATEWAY_ACTIVATION_POLL_SECONDS", 0.5),
+            activation_batch_size=_int("GATEWAY_ACTIVATION_BATCH_SIZE", 500),
+            activation_max_attempts=_int("GATEWAY_ACTIVATION_MAX_ATTEMPTS", 8),
+            activation_retry_base_seconds=_float("GATEWAY_ACTIVATION_RETRY_BASE_SECONDS", 5.0),
+            activation_retry_max_seconds=_float("GATEWAY_ACTIVATION_RETRY_MAX_SECONDS", 3600.0),
+            activation_lease_seconds=_float("GATEWAY_ACTIVATION_LEASE_SECONDS", 120.0),
+            activation_http_timeout=_float("GATEWAY_ACTIVATION_HTTP_TIMEOUT", 10.0),
         )

@@ -19,6 +19,29 @@ PG_URL = os.environ.get("GATEWAY_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+_unavailable: list[str | None] = []
+
+
+def postgres_unavailable() -> str | None:
+    """Why the PostgreSQL backend cannot run here (None: it can, or CI must fail loudly)."""
+    if IN_CI:
+        return None
+    if not _unavailable:
+        reason = None
+        if not PG_URL:
+            reason = "GATEWAY_TEST_DATABASE_URL is not set"
+        else:
+            try:
+                engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                engine.dispose()
+            except Exception as exc:  # noqa: BLE001 - any failure means the same here
+                reason = f"PostgreSQL unreachable ({type(exc).__name__})"
+        _unavailable.append(reason)
+    return _unavailable[0]
+
+
 def require_postgres() -> str:
     """The PostgreSQL URL, or skip (fail under CI=true) when there is none or it is down."""
     if not PG_URL:

@@ -32,10 +32,10 @@ ROLES = ("marketing", "analytics", "support", "call_center", "compliance_officer
 _serial = itertools.count(1)
 
 
-def settings_for(url: str, workdir: Path) -> Settings:
-    """Settings for a test gateway on `url`."""
+def settings_for(url: str, workdir: Path, **overrides: Any) -> Settings:
+    """Settings for a test gateway on `url` (`overrides`: other Settings fields)."""
     return Settings(database_url=url, master_key=MASTER_KEY, master_key_file=workdir / "master.key",
-                    policy_dir=REPO / "policies")
+                    policy_dir=REPO / "policies", **overrides)
 
 
 @dataclass
@@ -53,8 +53,8 @@ class Gateway:
         return self.services.engine
 
     @classmethod
-    def start(cls, url: str, workdir: Path) -> Gateway:
-        services = build_services(settings_for(url, workdir))
+    def start(cls, url: str, workdir: Path, **settings: Any) -> Gateway:
+        services = build_services(settings_for(url, workdir, **settings))
         gw = cls(url, services, TestClient(create_app(services=services)))
         for role in ROLES:
             gw.add_app(role)
@@ -92,6 +92,11 @@ class Gateway:
     def pseudonym(self, customer_id: int, app: str = "marketing") -> str:
         """The id app `app` sees for internal customer `customer_id`."""
         return self.services.pseudonyms.for_app(self.callers[app].app_id).customer_id(customer_id)
+
+    def in_app_order(self, customer_ids: list[int], app: str = "marketing") -> list[int]:
+        """`customer_ids` in the default order app `app` sees lists in (its own order)."""
+        order = self.services.pseudonyms.for_app(self.callers[app].app_id).order
+        return sorted(customer_ids, key=lambda cid: (order.rank(cid), cid))
 
     def audit_ref(self, customer_id: int) -> str:
         """The audit log's pseudonym of `customer_id`."""

@@ -125,8 +125,53 @@ def test_sdl_shows_the_categories() -> None:
     # given: the exported SDL
     sdl = export_sdl()
     # then: the directive is declared and used on personal fields
-    assert "directive @category(name: String!) on FIELD_DEFINITION" in sdl
+    assert "directive @category(name: String!, lineage: [String!], coarse: String) on FIELD_DEFINITION" in sdl
     assert 'email: String @category(name: "contact")' in sdl
+    # and: a derived value shows the categories it is computed from
+    assert 'rfmRecency: Int @category(name: "derived", lineage: ["transactions"])' in sdl
+
+
+def _directive(field: GraphQLField) -> Category:
+    definition = field.extensions.get("strawberry-definition")
+    assert definition is not None, "not a strawberry field"
+    (found,) = [d for d in definition.directives if isinstance(d, Category)]
+    return found
+
+
+def test_catalog_states_the_lineage_of_every_derived_field() -> None:
+    # given: the field catalog
+    for spec in FIELDS_BY_NAME.values():
+        # then: every lineage category is a known category other than the field's own
+        assert set(spec.lineage) <= set(CATEGORIES), spec.name
+        assert spec.category not in spec.lineage, spec.name
+        # and: a derived value names what it is computed from, or the rule that makes it coarse
+        if spec.category == "derived":
+            assert spec.lineage or spec.coarse, (
+                f"{spec.name} is derived but states neither its lineage nor why it is coarse"
+            )
+
+
+def test_catalog_check_fails_for_a_derived_field_without_lineage() -> None:
+    # given: a derived field with neither lineage nor a coarse rule (the control)
+    from gateway.policy.engine import FieldSpec
+
+    bare = FieldSpec("daysSinceLastOrder", "derived")
+    # then: the rule the catalog test applies rejects it
+    assert not (bare.lineage or bare.coarse)
+    assert bare.categories == ("derived",)
+
+
+def test_sdl_lineage_matches_the_catalog(graphql_schema: GraphQLSchema) -> None:
+    # given: the Customer type
+    customer = _object_type(graphql_schema, ROOT)
+    for name, spec in FIELDS_BY_NAME.items():
+        # when: reading the directive of each catalogued field
+        directive = _directive(customer.fields[name])
+        # then: it shows the lineage and the coarse rule of the catalog
+        shown = directive.lineage if isinstance(directive.lineage, list) else []
+        assert tuple(shown) == spec.lineage, name
+        coarse = directive.coarse if isinstance(directive.coarse, str) else None
+        assert coarse == spec.coarse, name
 
 
 

@@ -46,7 +46,7 @@ def _officer(ctx: RequestContext, operation: str) -> None:
     ctx.audit.action = "audit.query"
     purpose = ctx.purpose_header or ""
     if not ctx.services.policy.decide(ctx.caller.role, purpose, "audit_log", "read").allowed:
-        raise ServiceError(Code.POLICY_DENIED, "only compliance officers auditing may read the audit log")
+        raise ctx.denied("audit_log", "read", "only compliance officers auditing may read the audit log")
 
 
 def _filter(ctx: RequestContext, given: AuditEventFilter | None) -> AuditFilter:
@@ -117,7 +117,7 @@ class AuditQuery:
         end = None
         if records:
             end = ctx.services.pseudonyms.for_app(ctx.caller.app_id).seal(
-                str(records[-1]["seq"]).encode(), _CURSOR)
+                f"{records[-1]['seq']:020d}".encode(), _CURSOR)  # fixed width: the length says nothing
         return AuditEventConnection(nodes=[_event(r) for r in records],
                                     page_info=PageInfo(end_cursor=end, has_next_page=more))
 

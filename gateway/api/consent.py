@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry.types import Info
@@ -35,14 +35,17 @@ from gateway.api.consent_types import (
     SetChannelPreferenceSuccess,
 )
 from gateway.api.context import RequestContext
+from gateway.api.errors import WITHHELD
 from gateway.consent import service
 from gateway.consent.access import Access
+from gateway.consent.purposes import Purposes
 from gateway.consent.queries import PREFERENCE_KINDS, consent_history, preference_history
 from gateway.consent.receipts import Receipt as SignedReceipt
-from gateway.consent.validation import notice_of, notice_text, text_sha256
+from gateway.consent.validation import notice_digest, notice_of, notice_text, text_sha256
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
 from gateway.privacy.pseudonyms import InvalidPseudonym
+from gateway.profile.service import get_customer
 
 Ctx = Info[RequestContext, Any]
 
@@ -67,6 +70,24 @@ def _recorder(ctx: RequestContext) -> service.Recorder:
     )
 
 
+# What the hash of the text a customer was shown reveals: its language (and so theirs) and,
+# through the jurisdictions the text is shown in, where they live.
+_TEXT_HASH_REVEALS = ("language", "country")
+
+
+def _text_hash_withheld(ctx: RequestContext, token: str) -> Code | None:
+    """Why the exact-text hashes of this customer's history are withheld from this caller,
+    or None: decided through the read path, as a read of the fields the hash reveals."""
+    view = get_customer(ctx.conn, ctx.reader(), token, _TEXT_HASH_REVEALS)
+    return next((view.denied[n] for n in _TEXT_HASH_REVEALS if n in view.denied), None)
+
+
+def _digest(purposes: Purposes, purpose: str, version: int) -> str | None:
+    found = purposes.get(purpose)
+    notice = next((n for n in found.notices if n.version == version), None) if found else None
+    return notice_digest(found, notice) if found and notice else None
+
+
 def _receipt(found: SignedReceipt) -> Receipt:
     return Receipt(id=found.id, jws=found.jws, payload=json.dumps(found.payload, sort_keys=True))
 
@@ -86,9 +107,9 @@ def _mutate(ctx: RequestContext, operation: str, action: str,
 
 
 def _preference(ctx: RequestContext, token: str, source_channel: str, occurred_at: str | None,
-                evidence: str | None) -> service.PreferenceInput:
+                evidence: str | None, kind: str, value: str) -> service.PreferenceInput:
     access = _access(ctx)
-    access.require("preference", "write")
+    access.require_preference_write(kind, value, evidence)
     access.require_channel(source_channel)
     return service.PreferenceInput(
         customer_id=_customer(ctx, token), source_channel=source_channel,
@@ -134,12 +155,18 @@ class ConsentQuery:
         internal = _customer(ctx, str(customer_id))
         service.find_subject(ctx.conn, internal)
         ctx.audit.subjects.append((internal, Code.ALLOWED.value))
+        hidden = _text_hash_withheld(ctx, str(customer_id))
+        purposes = ctx.services.purposes
         return [
             ConsentEvent(
                 purpose=e["purpose"], notice_version=e["notice_version"], action=e["action"],
                 occurred_at=e["occurred_at"], recorded_at=e["recorded_at"],
                 source_channel=e["source_channel"], expires_at=e["expires_at"],
-                notice_text_sha256=e["notice_text_sha256"],
+                notice_digest=_digest(purposes, e["purpose"], e["notice_version"]),
+                # A withheld value is the FieldDenied marker the execution context completes
+                # as null plus an error at its path (gateway/api/withhold.py).
+                notice_text_sha256=(cast(str, WITHHELD[hidden]) if hidden and e["notice_text_sha256"]
+                                    else e["notice_text_sha256"]),
             )
             for e in consent_history(ctx.conn, internal, own)
         ]
@@ -168,7 +195,7 @@ class ConsentMutation:
 
         def work() -> tuple[int, SignedReceipt]:
             access = _access(ctx)
-            access.require_consent_write(input.purpose)
+            access.require_consent_write(input.purpose, input.action, input.evidence)
             access.require_channel(input.source_channel)
             given = service.ConsentInput(
                 customer_id=_customer(ctx, str(input.customer_id)), purpose=input.purpose,
@@ -187,7 +214,8 @@ class ConsentMutation:
 
         def work() -> tuple[int, SignedReceipt]:
             given = _preference(ctx, str(input.customer_id), input.source_channel,
-                                input.occurred_at, input.evidence)
+                                input.occurred_at, input.evidence, "channel",
+                                "opt_in" if input.opted_in else "opt_out")
             cap = input.frequency_cap
             receipt = service.set_channel_preference(
                 ctx.conn, _recorder(ctx), given, input.channel,
@@ -205,7 +233,8 @@ class ConsentMutation:
 
         def work() -> tuple[int, SignedReceipt]:
             given = _preference(ctx, str(input.customer_id), input.source_channel,
-                                input.occurred_at, input.evidence)
+                                input.occurred_at, input.evidence, "objection",
+                                "on" if input.objected else "off")
             receipt = service.record_objection(ctx.conn, _recorder(ctx), given, input.scope, input.objected)
             return given.customer_id, receipt
 
@@ -218,7 +247,8 @@ class ConsentMutation:
 
         def work() -> tuple[int, SignedReceipt]:
             given = _preference(ctx, str(input.customer_id), input.source_channel,
-                                input.occurred_at, input.evidence)
+                                input.occurred_at, input.evidence, "restriction",
+                                "on" if input.restricted else "off")
             receipt = service.restrict_processing(ctx.conn, _recorder(ctx), given, input.restricted)
             return given.customer_id, receipt
 

@@ -48,7 +48,14 @@ class ConsentEvent:
     recorded_at: datetime.datetime = in_category("preferences")
     source_channel: str = in_category("preferences")
     expires_at: datetime.datetime | None = in_category("preferences")
-    notice_text_sha256: str | None = in_category("preferences")
+    notice_digest: str | None = in_category("preferences", description=(
+        "SHA-256 of the notice version (its texts in every language): the same for every "
+        "customer given that version."))
+    notice_text_sha256: str | None = in_category(
+        "preferences", lineage=("location",), description=(
+            "SHA-256 of the exact text the customer was shown. It names the text's language "
+            "(and so the customer's language and jurisdiction): withheld unless this app may "
+            "read this customer's language and location for the declared purpose."))
 
 
 @strawberry.type(description="One channel, objection or restriction event of a customer (append-only).")

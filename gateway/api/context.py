@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
+from gateway.activation.service import Activation
 from gateway.api.withhold import Withheld
 from gateway.audit.service import AuditEntry
 from gateway.auth.apps import Authenticator, Caller
@@ -34,6 +35,7 @@ class Services:
     authenticator: Authenticator
     signer: Signer
     vault: Vault
+    activation: Activation | None = None  # campaigns, triggers, outbox (gateway/activation)
 
 
 class RequestContext:
@@ -71,6 +73,12 @@ class RequestContext:
                     "unknown purpose in X-Purpose; the purposes are listed in policies/purposes.yaml",
                 )
             policy = self.services.policy
+            if purpose.name not in policy.purposes_of(self.caller.role):
+                # Minimisation: a purpose this app may not process personal data for at all
+                # is refused as a whole; nothing is listed, not even pseudonyms.
+                raise ServiceError(
+                    Code.POLICY_DENIED, "this app may not process personal data for this purpose"
+                )
             self._reader = Reader(
                 plan=policy.plan(self.caller.role, purpose, CUSTOMER_FIELDS),
                 pseudonyms=self.services.pseudonyms.for_app(self.caller.app_id),
@@ -81,6 +89,18 @@ class RequestContext:
                 opener=self.services.vault.envelope.opener(),
             )
         return self._reader
+
+    def denied(self, obj: str, action: str, message: str,
+               code: Code = Code.POLICY_DENIED) -> ServiceError:
+        """POLICY_DENIED (or PURPOSE_REQUIRED), telling a caller that sent the wrong purpose
+        which X-Purpose would have been allowed: its role's own business, not a secret."""
+        policy, role = self.services.policy, self.caller.role
+        fits = sorted(p for p in self.services.purposes.by_name
+                      if policy.decide(role, p, obj, action).allowed)
+        if fits and self.purpose_header not in fits:
+            hint = " or ".join(f"X-Purpose: {p}" for p in fits)
+            return ServiceError(code, f"{message}; send {hint}")
+        return ServiceError(code, message)
 
     def begin(self, operation: str) -> None:
         """Name the root field in the audit entry before anything can refuse it."""

@@ -16,15 +16,28 @@ from gateway.profile.fields import FIELDS_BY_NAME
 )
 class Category:
     name: str
+    # The other categories the value is computed from (DESIGN.md rule 7), and for a derived
+    # value coarse by construction, the rule that makes it so. Absent when there are none.
+    lineage: list[str] | None = strawberry.UNSET
+    coarse: str | None = strawberry.UNSET
 
 
 def personal(graphql_name: str, **kwargs: Any) -> Any:
     """A field of the Customer type, with the category the catalog gives it."""
     spec = FIELDS_BY_NAME[graphql_name]
     assert spec.category is not None, f"{graphql_name} has no category"
-    return strawberry.field(default=None, directives=[Category(name=spec.category)], **kwargs)
+    directive = Category(name=spec.category)
+    if spec.lineage:
+        directive.lineage = list(spec.categories[1:])
+    if spec.coarse:
+        directive.coarse = spec.coarse
+    return strawberry.field(default=None, directives=[directive], **kwargs)
 
 
-def in_category(name: str, **kwargs: Any) -> Any:
-    """A field of a nested personal type (an order, an interaction) in category `name`."""
-    return strawberry.field(directives=[Category(name=name)], **kwargs)
+def in_category(name: str, lineage: tuple[str, ...] = (), **kwargs: Any) -> Any:
+    """A field of a nested personal type (an order, an interaction) in category `name`,
+    computed from data of the `lineage` categories as well."""
+    directive = Category(name=name)
+    if lineage:
+        directive.lineage = list(lineage)
+    return strawberry.field(directives=[directive], **kwargs)

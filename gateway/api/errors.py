@@ -8,6 +8,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from gateway.api.scalars import ScalarInputError
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
 
@@ -20,6 +21,7 @@ _WITHHELD = {
     Code.OBJECTED: "Withheld: the customer objected to this processing.",
     Code.RESTRICTED: "Withheld: the customer restricted the processing of their data.",
     Code.CHANNEL_OPTED_OUT: "Withheld: the customer opted out of the channel this purpose uses.",
+    Code.WITHHELD: "Withheld: the customer's choices do not allow this use.",
 }
 
 
@@ -39,6 +41,18 @@ WITHHELD: dict[Code, FieldDenied] = {code: FieldDenied(code) for code in _WITHHE
 MASKED = {"message": "Unexpected error.", "extensions": {"code": Code.INTERNAL.value}}
 
 _VARIABLE = re.compile(r"^Variable '\$[_A-Za-z][_0-9A-Za-z]*'")
+_AT = re.compile(r" at '([_A-Za-z][_0-9A-Za-z.\[\]]*)';")
+_TOKENS = "Document contains more than"
+
+
+def _scalar_error(error: GraphQLError) -> ScalarInputError | None:
+    """The scalar parse error under `error` (graphql-core wraps it once or twice)."""
+    cause: BaseException | None = error.original_error
+    while cause is not None:
+        if isinstance(cause, ScalarInputError):
+            return cause
+        cause = getattr(cause, "original_error", None)
+    return None
 
 
 def is_variable_error(error: GraphQLError) -> bool:
@@ -61,9 +75,13 @@ def _variable_error(error: GraphQLError) -> dict[str, Any]:
     # graphql-core's message quotes the value the caller sent (it may be an email or a
     # name); only the variable's name is kept, and the location points at its definition.
     named = _VARIABLE.match(error.message)
+    at = _AT.search(error.message)
+    scalar = _scalar_error(error)
+    where = f" at '{at.group(1)}'" if at else ""
+    why = f": {scalar}." if scalar else "."
     out: dict[str, Any] = {
-        "message": f"{named.group(0)} has an invalid value." if named
-        else "A variable has an invalid value."
+        "message": f"{named.group(0)} has an invalid value{where}{why}" if named
+        else f"A variable has an invalid value{why}"
     }
     if error.locations:
         out["locations"] = error.formatted.get("locations")
@@ -81,10 +99,29 @@ def error_code(error: GraphQLError) -> str:
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
-def format_error(error: GraphQLError) -> dict[str, Any]:
+def _literal_error(error: GraphQLError, scalar: ScalarInputError) -> dict[str, Any]:
+    # graphql-core's message quotes the literal; the scalar's own message says what to send.
+    out: dict[str, Any] = {"message": f"An argument has an invalid value: {scalar}."}
+    if error.locations:
+        out["locations"] = error.formatted.get("locations")
+    out["extensions"] = {"code": Code.BAD_REQUEST.value}
+    return out
+
+
+def _request_error(code: Code, message: str) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code.value}}
+
+
+def format_error(error: GraphQLError, max_tokens: int | None = None) -> dict[str, Any]:
     """The error as the client sees it: unexpected ones masked (and logged, without data)."""
     if is_variable_error(error):
         return _variable_error(error)
+    scalar = _scalar_error(error)
+    if scalar is not None and error.path is None:
+        return _literal_error(error, scalar)
+    if error.original_error is None and _TOKENS in error.message:
+        limit = f"at most {max_tokens}" if max_tokens else "a limited number of"
+        return _request_error(Code.TOO_MANY_TOKENS, f"The query is too long: {limit} tokens are allowed.")
     if not is_expected(error):
         logger.error("unexpected error at %s", error.path, exc_info=error.original_error)
         masked: dict[str, Any] = dict(MASKED)

@@ -1,4 +1,4 @@
-"""The GraphQL HTTP endpoint: authenticate, execute, audit, answer.
+"""The GraphQL HTTP endpoint: negotiate, authenticate, execute, audit, answer.
 
 Strawberry's own ASGI view runs resolvers on the event loop; ours are synchronous (SQLAlchemy
 Core on one connection per request), so the whole request runs in one worker thread: the
@@ -17,18 +17,31 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import orjson
+from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from gateway.api.context import RequestContext, Services
 from gateway.api.errors import format_error
+from gateway.api.limits import LIMIT_CODES
+from gateway.api.negotiation import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    Params,
+    is_json_body,
+    params_from_body,
+    params_from_query_string,
+    response_media,
+)
 from gateway.api.schema import GatewaySchema
 from gateway.audit.service import write_entry
 from gateway.policy.codes import Code
 
 logger = logging.getLogger("gateway.http")
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
+QUERIES_ONLY = frozenset({OperationType.QUERY})
 
 
 @dataclass(frozen=True)
@@ -42,24 +55,22 @@ def _error(status: int, code: Code, message: str, **headers: str) -> Answer:
     return Answer(status, {"errors": [{"message": message, "extensions": {"code": code.value}}]}, headers)
 
 
-def _parse(body: bytes) -> tuple[str, dict[str, Any] | None, str | None] | Answer:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return _error(400, Code.BAD_REQUEST, "the body must be JSON: {\"query\": ..., \"variables\": {...}}")
-    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
-        return _error(400, Code.BAD_REQUEST, "the body must be a JSON object with a `query` string")
-    variables = payload.get("variables")
-    operation = payload.get("operationName")
-    if variables is not None and not isinstance(variables, dict):
-        return _error(400, Code.BAD_REQUEST, "`variables` must be a JSON object")
-    if operation is not None and not isinstance(operation, str):
-        return _error(400, Code.BAD_REQUEST, "`operationName` must be a string")
-    return payload["query"], variables, operation
+def _request_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Only the limits' errors (one per limit) when a limit refused the document.
+
+    A hostile document (a thousand unknown directives, introspection with introspection
+    off) would otherwise answer one error per offending node.
+    """
+    limits: dict[str, dict[str, Any]] = {}
+    for error in errors:
+        code = error["extensions"]["code"]
+        if code in LIMIT_CODES and "path" not in error:
+            limits.setdefault(code, error)
+    return list(limits.values()) or errors
 
 
 class GraphQLEndpoint:
-    """POST /graphql."""
+    """POST /graphql (and GET for queries when `GATEWAY_HTTP_GET` is on)."""
 
     def __init__(self, services: Services, schema: GatewaySchema) -> None:
         self.services = services
@@ -67,51 +78,94 @@ class GraphQLEndpoint:
         self._limiter = anyio.CapacityLimiter(services.settings.threads_per_worker)
 
     async def handle(self, request: Request) -> Response:
-        accept = request.headers.get("accept", "")
-        media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else "application/json"
-        answer = await self._answer(request)
+        request_id = str(uuid.uuid4())
+        media = response_media(request.headers.get("accept"))
+        if media is None:
+            answer = _error(406, Code.NOT_ACCEPTABLE,
+                            f"accept {GRAPHQL_RESPONSE} or {JSON} (or send no Accept header)")
+        else:
+            answer = await self._answer(request, media == GRAPHQL_RESPONSE, request_id)
         return Response(
-            orjson.dumps(answer.body), status_code=answer.status, media_type=media,
-            headers=answer.headers,
+            orjson.dumps(answer.body), status_code=answer.status, media_type=media or JSON,
+            headers={"X-Request-Id": request_id, **answer.headers},
         )
 
-    async def _answer(self, request: Request) -> Answer:
-        if request.method != "POST":
-            return _error(405, Code.BAD_REQUEST, "send GraphQL requests with POST", Allow="POST")
-        limit = self.services.settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            return _error(413, Code.REQUEST_TOO_LARGE, f"the request body is limited to {limit} bytes")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
+    async def _answer(self, request: Request, graphql_response: bool, request_id: str) -> Answer:
+        settings = self.services.settings
+        if request.method == "GET" and settings.http_get:
+            params: Params | str | None = params_from_query_string(request.url.query)
+            body = b""
+        elif request.method != "POST":
+            allow = "GET, POST" if settings.http_get else "POST"
+            return _error(405, Code.BAD_REQUEST, "send GraphQL requests with POST", Allow=allow)
+        elif not is_json_body(request.headers.get("content-type")):
+            # Nothing runs for another media type: a text/plain or form POST is what a
+            # browser sends cross-site without a preflight.
+            return _error(415, Code.UNSUPPORTED_MEDIA_TYPE,
+                          "send the request as Content-Type: application/json (UTF-8)")
+        else:
+            params = None
+            limit = settings.max_body_bytes
+            declared = request.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
                 return _error(413, Code.REQUEST_TOO_LARGE, f"the request body is limited to {limit} bytes")
-        headers = {k: request.headers.get(k) for k in ("authorization", "x-purpose", "accept")}
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    return _error(413, Code.REQUEST_TOO_LARGE,
+                                  f"the request body is limited to {limit} bytes")
+        headers = {k: request.headers.get(k) for k in ("authorization", "x-purpose")}
         # A few requests at a time per worker: more threads on one core only stretch each
         # request's lifetime (and the garbage collector's work); scale with workers instead.
         return await anyio.to_thread.run_sync(
-            self._handle, body, headers, limiter=self._limiter
+            self._handle, body, params, headers, graphql_response, request_id,
+            limiter=self._limiter,
         )
 
-    def _handle(self, body: bytes, headers: dict[str, str | None]) -> Answer:
+    def _handle(self, body: bytes, params: Params | str | None, headers: dict[str, str | None],
+                graphql_response: bool, request_id: str) -> Answer:
+        try:
+            return self._authenticated(body, params, headers, graphql_response, request_id)
+        except DBAPIError:
+            # The database is down or restarting: a clear answer, and the pool's pre-ping
+            # replaces the broken connections once it is back. Nothing was answered unaudited.
+            logger.warning("database unavailable; request %s refused", request_id, exc_info=True)
+            return _error(503, Code.UNAVAILABLE,
+                          "the gateway's database is unavailable; retry shortly", **{"Retry-After": "1"})
+
+    def _authenticated(self, body: bytes, params: Params | str | None,
+                       headers: dict[str, str | None], graphql_response: bool,
+                       request_id: str) -> Answer:
         caller = self.services.authenticator.authenticate(headers["authorization"])
         if caller is None:
             return _error(
                 401, Code.UNAUTHENTICATED, "send a valid app key: Authorization: Bearer <key>",
                 **{"WWW-Authenticate": "Bearer"},
             )
-        parsed = _parse(body)
-        if isinstance(parsed, Answer):
-            return parsed
-        query, variables, operation = parsed
-        request_id = str(uuid.uuid4())
+        allowed = None
+        if params is None:
+            params = params_from_body(body)
+        else:
+            allowed = QUERIES_ONLY  # GET never changes anything
+        if isinstance(params, str):
+            return _error(400, Code.BAD_REQUEST, params)
         with self.services.engine.connect() as conn:
             ctx = RequestContext(self.services, conn, caller, headers["x-purpose"], request_id)
-            result = self.schema.execute_sync(
-                query, variable_values=variables, context_value=ctx, operation_name=operation
-            )
-            errors = ctx.withheld.errors() + [format_error(e) for e in result.errors or ()]
+            try:
+                result = self.schema.execute_sync(
+                    params.query, variable_values=params.variables, context_value=ctx,
+                    operation_name=params.operation, allowed_operation_types=allowed,
+                )
+            except InvalidOperationTypeError:
+                return _error(405, Code.BAD_REQUEST, "send mutations with POST", Allow="POST")
+            except CannotGetOperationTypeError:
+                return _error(400, Code.BAD_REQUEST,
+                              "name the operation to run in `operationName` (the document has "
+                              "several, or none by that name)")
+            max_tokens = self.services.settings.max_tokens
+            errors = ctx.withheld.errors() + _request_errors(
+                [format_error(e, max_tokens) for e in result.errors or ()])
             ctx.audit.errors = dict(Counter(e["extensions"]["code"] for e in errors))
             if errors and any(e["extensions"]["code"] == Code.INTERNAL for e in errors):
                 conn.rollback()  # an unexpected failure keeps none of a mutation's writes
@@ -126,7 +180,6 @@ class GraphQLEndpoint:
                 return _error(
                     503, Code.AUDIT_UNAVAILABLE,
                     "the request could not be audited, so it was not answered; retry later",
-                    **{"X-Request-Id": request_id},
                 )
         out: dict[str, Any] = {}
         if errors:
@@ -134,6 +187,5 @@ class GraphQLEndpoint:
         executed = result.data is not None or any("path" in e for e in errors)
         if executed:
             out["data"] = result.data
-        status = 200 if executed or GRAPHQL_RESPONSE not in (headers["accept"] or "") else 400
-        return Answer(status, out, {"X-Request-Id": request_id})
-
+        status = 200 if executed or not graphql_response else 400
+        return Answer(status, out, {})

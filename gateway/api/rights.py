@@ -49,14 +49,16 @@ def _allowed(ctx: RequestContext, action: str) -> bool:
 
 def _require(ctx: RequestContext, *actions: str) -> str:
     """The first of `actions` the policy allows this caller for its declared purpose."""
-    if not ctx.purpose_header:
-        raise ServiceError(Code.PURPOSE_REQUIRED, "declare the purpose in the X-Purpose header")
-    if ctx.services.purposes.get(ctx.purpose_header) is None:
+    if ctx.purpose_header and ctx.services.purposes.get(ctx.purpose_header) is None:
         raise ServiceError(Code.PURPOSE_UNKNOWN, "unknown purpose in X-Purpose")
     for action in actions:
         if _allowed(ctx, action):
             return action
-    raise ServiceError(Code.POLICY_DENIED, "this app may not do this with data subject requests for this purpose")
+    if not ctx.purpose_header:
+        raise ctx.denied(OBJECT, actions[0], "declare the purpose in the X-Purpose header",
+                         Code.PURPOSE_REQUIRED)
+    raise ctx.denied(OBJECT, actions[0],
+                     "this app may not do this with data subject requests for this purpose")
 
 
 def _rights(ctx: RequestContext) -> Rights:
@@ -159,11 +161,13 @@ class RightsQuery:
         _require(ctx, "read")
         return _many(ctx, cases.list_cases(ctx.conn, ctx.services.vault, overdue_on=utcnow().date(), limit=MAX_CASES))
 
-    @strawberry.field(description="The document of an access or export case (JSON), built now.")
+    @strawberry.field(description="The document of an access or export case (JSON), built now. "
+                      "It belongs to the data subject (delivered through the portal): only a role "
+                      "the policy grants `read_export` may read it here.")
     def rights_export(self, info: Ctx, case_id: strawberry.ID) -> str:
         ctx = info.context
         _begin(ctx, "rightsExport")
-        _require(ctx, "execute")
+        _require(ctx, "read_export")
         doc = document_for(ctx.conn, _rights(ctx), _actor(ctx, "rightsExport"), str(case_id))
         case = cases.load(ctx.conn, ctx.services.vault, ref=str(case_id))
         ctx.audit.extra["case"] = case.ref
@@ -247,9 +251,12 @@ class RightsMutation:
                                 str(input.id), given)
             ctx.audit.extra["case"] = done.case.ref
             receipt = done.receipt
+            # The document is the data subject's: the officer sees that it was produced (the
+            # case's outcome names its sections and where it is delivered), not its content.
+            readable = done.document is not None and _allowed(ctx, "read_export")
             return ExecuteRightsCaseSuccess(
                 case=_shape(ctx, done.case, cases.steps_of(ctx.conn, [done.case.id])[done.case.id]),
-                document=dumps(done.document).decode() if done.document is not None else None,
+                document=dumps(done.document).decode() if readable and done.document else None,
                 receipt=Receipt(id=receipt.id, jws=receipt.jws,
                                 payload=json.dumps(receipt.payload, sort_keys=True)) if receipt else None,
             )

@@ -51,7 +51,9 @@ class RightsCaseSuccess:
 class ExecuteRightsCaseSuccess:
     case: RightsCase
     document: str | None = strawberry.field(
-        description="access and export: the person's document (JSON), to hand to them.")
+        description="access and export: the person's document (JSON), only for a role the policy "
+        "grants `read_export` (none by default): it is delivered to the person through the "
+        "portal; the case's outcome says it was produced.")
     receipt: Receipt | None = strawberry.field(
         description="restrict and object: the preference center's signed receipt.")
 

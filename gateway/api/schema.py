@@ -9,29 +9,29 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
-    DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
 )
-from strawberry.extensions.max_aliases import create_validator as aliases_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from gateway.api.activation import ActivationMutation, ActivationQuery
 from gateway.api.audit import AuditQuery
 from gateway.api.consent import ConsentMutation, ConsentQuery
 from gateway.api.directives import Category
+from gateway.api.limits import document_rules
 from gateway.api.linkage import LinkageMutation, LinkageQuery
 from gateway.api.query import Query
 from gateway.api.rights import RightsMutation, RightsQuery
+from gateway.api.scalars import SCALARS
 from gateway.api.withhold import WithholdingExecutionContext
 from gateway.config import Settings
 
 # Each domain's GraphQL module contributes its root types here (one line each).
-QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery, LinkageQuery]
-MUTATIONS: list[type] = [ConsentMutation, RightsMutation, LinkageMutation]
+QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery, ActivationQuery, LinkageQuery]
+MUTATIONS: list[type] = [ConsentMutation, RightsMutation, ActivationMutation, LinkageMutation]
 
 
 class GatewaySchema(strawberry.Schema):
@@ -51,19 +51,15 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
     settings = settings or Settings()
     # The limit rules are built once: ValidationCache keys on the rule classes, and
     # strawberry's limiter extensions would make new classes on every request (a cache miss
-    # and a full validation, 3-4 ms, each time).
-    rules = (
-        depth_validator(settings.max_query_depth, None, None),
-        aliases_validator(settings.max_aliases),
-    )
+    # and a full validation, 3-4 ms, each time). Introspection is refused by one of them.
+    rules = document_rules(settings.max_query_depth, settings.max_aliases,
+                           settings.max_directives, settings.introspection)
     extensions: list[Any] = [
         ParserCache,
         ValidationCache,
-        partial(AddValidationRules, list(rules)),
+        partial(AddValidationRules, rules),
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
     ]
-    if not settings.introspection:
-        extensions.append(DisableIntrospection)
     return GatewaySchema(
         query=merge_types("Query", tuple(QUERIES)),
         mutation=merge_types("Mutation", tuple(MUTATIONS)) if MUTATIONS else None,
@@ -71,6 +67,7 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
         config=StrawberryConfig(disable_field_suggestions=True),
         execution_context_class=WithholdingExecutionContext,
         schema_directives=[Category],
+        scalar_overrides=SCALARS,
     )
 
 

@@ -18,6 +18,9 @@ from gateway.store.types import utcnow
 
 KEY_PREFIX = "cgw_"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,99}$")
+# Roles of the policy no app may hold: `subject` is the data subject acting on their own
+# data through the portal (gateway/portal); an app in it would read everyone in the clear.
+RESERVED_ROLES = frozenset({"subject"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +45,10 @@ def create_app(conn: Connection, name: str, role: str, known_roles: frozenset[st
             "app name must be 2-100 characters: lower-case letters, digits, '_', '.', '-'",
             "name",
         )
-    if role not in known_roles:
+    app_roles = known_roles - RESERVED_ROLES
+    if role not in app_roles:
         raise ServiceError(
-            Code.INVALID_INPUT, f"unknown role; known roles: {', '.join(sorted(known_roles))}", "role"
+            Code.INVALID_INPUT, f"unknown role; known roles: {', '.join(sorted(app_roles))}", "role"
         )
     if conn.execute(select(apps.c.id).where(apps.c.name == name)).first() is not None:
         raise ServiceError(Code.INVALID_INPUT, "an app with this name already exists", "name")

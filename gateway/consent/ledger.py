@@ -23,7 +23,8 @@ from gateway.consent.tables import (
 from gateway.store.types import utcnow
 
 CONSENT_ACTIONS = frozenset({"grant", "deny", "withdraw"})
-SOURCE_CHANNELS = frozenset({"portal", "web_form", "call_center", "import", "api"})
+SOURCE_CHANNELS = frozenset({"portal", "web_form", "call_center", "import", "api",
+                             "gpc"})  # gpc: a Global Privacy Control signal (gateway/portal)
 
 
 def _upsert(conn: Connection, table: Table, keys: list[str], values: dict[str, Any]) -> None:

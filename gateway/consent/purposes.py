@@ -51,6 +51,9 @@ class Purpose:
     # The channel through which the purpose contacts the customer: an opt-out of it stops
     # the purpose for that customer (see gateway.policy.decide_subject).
     channel: str | None = None
+    # A sale or sharing of personal data (CCPA/CPRA): a Global Privacy Control signal
+    # (`Sec-GPC: 1`) on the customer's own visit opts them out of it.
+    sale_or_sharing: bool = False
 
     @property
     def min_valid_notice_version(self) -> int:
@@ -78,7 +81,7 @@ class Purposes:
 
 PURPOSE_KEYS = frozenset({
     "basis", "description", "categories", "reveals", "retention_days", "objection_scope",
-    "restriction_exempt", "notices", "channel",
+    "restriction_exempt", "notices", "channel", "sale_or_sharing",
 })
 OPERATOR_KEYS = frozenset({"name", "address", "contact"})
 
@@ -115,6 +118,8 @@ def _parse_purpose(name: str, raw: Any, problems: list[str]) -> Purpose | None:
         problems.append(f"{where}.retention_days: must be a non-negative integer")
     if not isinstance(raw.get("restriction_exempt", False), bool):
         problems.append(f"{where}.restriction_exempt: must be true or false")
+    if not isinstance(raw.get("sale_or_sharing", False), bool):
+        problems.append(f"{where}.sale_or_sharing: must be true or false")
     raw_notices = raw.get("notices") or []
     if not isinstance(raw_notices, list):
         problems.append(f"{where}.notices: must be a list of notices")
@@ -142,6 +147,7 @@ def _parse_purpose(name: str, raw: Any, problems: list[str]) -> Purpose | None:
         restriction_exempt=bool(raw.get("restriction_exempt", False)),
         notices=tuple(sorted((n for n in notices if n), key=lambda n: n.version)),
         channel=channel,
+        sale_or_sharing=bool(raw.get("sale_or_sharing", False)),
     )
 
 

@@ -32,6 +32,7 @@ from gateway.consent.validation import (
     check_times,
     consent_purpose,
     invalid,
+    notice_digest,
     notice_of,
     notice_text,
     parse_instant,
@@ -53,13 +54,22 @@ MAX_CAP_DAYS = 366
 @dataclass(frozen=True)
 class Recorder:
     """Who records a choice: the calling app (None for the CLI), how receipts name people,
-    and the vault that seals evidence under the customer's data key."""
+    and the vault that seals evidence under the customer's data key.
+
+    `full_proof`: the receipt goes to the customer themself (the portal), so it carries the
+    hash of the exact notice text they saw and the 152-FZ content of the grant. A receipt
+    handed to an app carries only what that app may know: the notice version and its
+    language-neutral digest (the text's hash names the customer's language, the 152-FZ
+    block their jurisdiction). Neither carries a ledger counter: the receipt id is the
+    event's idempotency key, which finds the event without telling how many exist.
+    """
 
     purposes: Purposes
     signer: Signer
     app_id: int | None
     pseudonyms: Pseudonymizer
     vault: Vault
+    full_proof: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,7 +173,7 @@ def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) ->
     ) else None
     sealed = seal_evidence(DataKeys(conn, recorder.vault), "consent_events", subject.id, evidence)
     receipt_id = new_receipt_id()
-    event_id = append_consent(
+    append_consent(
         conn, customer_id=subject.id, purpose=purpose.name, notice_version=notice.version,
         action=action, source_channel=channel, occurred_at=occurred, app_id=recorder.app_id,
         evidence=sealed, expires_at=expires, notice_text_sha256=digest, details=details,
@@ -172,12 +182,13 @@ def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) ->
     claims: dict[str, Any] = {
         "customer": recorder.pseudonyms.customer_id(subject.id), "kind": "consent",
         "purpose": purpose.name, "action": action, "notice_version": notice.version,
-        "notice_sha256": digest, "occurred_at": occurred.isoformat(),
+        "notice_digest": notice_digest(purpose, notice), "occurred_at": occurred.isoformat(),
         "expires_at": expires.isoformat() if expires else None, "source_channel": channel,
-        "event_id": event_id,
     }
-    if details is not None:
-        claims["details"] = details
+    if recorder.full_proof:
+        claims["notice_sha256"] = digest
+        if details is not None:
+            claims["details"] = details
     return issue_receipt(recorder.signer, claims, now, receipt_id)
 
 
@@ -192,7 +203,7 @@ def _record_preference(
     subject = find_subject(conn, given.customer_id)
     sealed = seal_evidence(DataKeys(conn, recorder.vault), "preference_events", subject.id, evidence)
     receipt_id = new_receipt_id()
-    event_id = append_preference(
+    append_preference(
         conn, customer_id=subject.id, kind=kind, key=key, value=value, source_channel=channel,
         occurred_at=occurred, cap_count=cap[0] if cap else None,
         cap_period_days=cap[1] if cap else None, app_id=recorder.app_id, evidence=sealed,
@@ -201,7 +212,6 @@ def _record_preference(
     claims: dict[str, Any] = {
         "customer": recorder.pseudonyms.customer_id(subject.id), "kind": kind, "key": key,
         "action": value, "occurred_at": occurred.isoformat(), "source_channel": channel,
-        "event_id": event_id,
     }
     if cap:
         claims["frequency_cap"] = {"count": cap[0], "period_days": cap[1]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timedelta
 
 from gateway.consent.notices import Notice
@@ -89,3 +90,19 @@ def notice_text(notice: Notice, language: str | None) -> str:
 def text_sha256(text: str) -> str:
     """Hex SHA-256 of a notice text (UTF-8)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def notice_digest(purpose: Purpose, notice: Notice) -> str:
+    """Hex SHA-256 of a notice *version*: its texts in every language, one digest for all.
+
+    What receipts and histories shown to apps carry. The hash of the one text a customer saw
+    identifies its language, i.e. the customer's language (and a 152-FZ text their
+    jurisdiction), which the app may not be allowed to read; this digest is the same for
+    every customer given that version, so it proves the version and reveals nothing else.
+    The customer's own receipt keeps the hash of the exact text (and the 152-FZ content).
+    """
+    canonical = json.dumps(
+        {"purpose": purpose.name, "version": notice.version, "texts": dict(sorted(notice.texts.items()))},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

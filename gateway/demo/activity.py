@@ -1,4 +1,4 @@
-"""What the demo customers did: orders, interactions, the systems that know them, RFM scores."""
+"""What the demo customers did: orders, interactions, the systems that know them."""
 
 from __future__ import annotations
 
@@ -110,11 +110,12 @@ def _score(value: float, thresholds: tuple[float, ...]) -> int:
 def derive(
     rng: random.Random, orders: list[PlannedOrder], currency: str, has_card: bool, now: datetime
 ) -> dict[str, Any]:
-    """Order aggregates, loyalty status, lifecycle stage and RFM, consistent with `orders`.
+    """Order aggregates and loyalty status, consistent with `orders`.
 
     `order_count` counts every order; `total_spent_cents` sums those neither cancelled nor
-    returned; `last_order_at` is the latest `ordered_at`. `rfm_recency` is the days since the
-    last order; `rfm_frequency` and `rfm_monetary` are 1-5 scores on fixed cuts.
+    returned; `last_order_at` is the latest `ordered_at`. The derived columns (lifecycle
+    stage, RFM) are left empty: `consent-gateway segments compute` is their source, and
+    fills them only for customers who may be profiled (`demo seed` runs it).
     """
     spent = sum(o.total_cents for o in orders if o.status not in NOT_SPENT)
     euros = spent / 100 / FROM_EUR[currency]
@@ -122,33 +123,12 @@ def derive(
     tier = None
     if points is not None:
         tier = ("bronze", "silver", "gold", "platinum")[_score(points, (250, 600, 1000)) - 1]
-    out: dict[str, Any] = {
+    return {
         "order_count": len(orders), "total_spent_cents": spent, "loyalty_points": points,
-        "loyalty_tier": tier, "last_order_at": None, "lifecycle_stage": "prospect",
-        "rfm_segment": None, "rfm_recency": None, "rfm_frequency": None, "rfm_monetary": None,
+        "loyalty_tier": tier, "last_order_at": orders[-1].ordered_at if orders else None,
+        "lifecycle_stage": None, "rfm_segment": None, "rfm_recency": None,
+        "rfm_frequency": None, "rfm_monetary": None,
     }
-    if not orders:
-        return out
-    last, first = orders[-1].ordered_at, orders[0].ordered_at
-    days = (now - last).days
-    recency = 6 - _score(days, (31, 91, 181, 366))
-    frequency = _score(len(orders), (2, 3, 5, 9))
-    is_new = (now - first).days <= 90
-    if is_new:
-        stage, segment = "new", "new"
-    else:
-        stage = "active" if days <= 180 else "lapsed" if days <= 365 else "churned"
-        if recency >= 4 and frequency >= 4:
-            segment = "champions"
-        elif recency >= 3:
-            segment = "loyal" if frequency >= 3 else "potential"
-        else:
-            segment = "at_risk" if frequency >= 3 else "hibernating"
-    out.update(
-        last_order_at=last, lifecycle_stage=stage, rfm_segment=segment, rfm_recency=days,
-        rfm_frequency=frequency, rfm_monetary=_score(euros, (50, 150, 400, 900)),
-    )
-    return out
 
 
 def choose_sources(rng: random.Random, has_card: bool, has_orders: bool) -> list[str]:

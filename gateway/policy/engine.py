@@ -8,7 +8,7 @@ hundreds of fields. So casbin is asked once per (role, purpose, category, action
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +23,28 @@ ACTIONS = ("read", "reveal", "pseudonymize")
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """A personal-data field: its name, its one data category, and its identifier kind."""
+    """A personal-data field: its name, its one data category, its lineage, its identifier kind.
+
+    `lineage` names the other categories the value is computed from and so reveals (a
+    recency in days reveals the date of the last order: `transactions`). The field may be
+    read only where its own category *and* every category of its lineage may be read
+    (DESIGN.md rule 7). A derived value coarse enough by construction (a 1-5 score, a named
+    band) may instead state that rule in `coarse`; the catalogue test refuses a `derived`
+    field with neither.
+    """
 
     name: str
     category: str | None
     identifier: str | None = None  # email, phone, card: shown raw only when revealed
+    lineage: tuple[str, ...] = ()
+    coarse: str | None = None  # why the value reveals no more than its own category
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Every category a read of this field is decided on: its own, then its lineage."""
+        if self.category is None:
+            return ()
+        return (self.category, *(c for c in self.lineage if c != self.category))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +66,14 @@ class FieldPlan:
     role: str
     purpose: Purpose
     fields: Mapping[str, FieldAccess]
+    # May this (role, purpose) know the customers' choices (read `preferences`)? If not, a
+    # value withheld for the subject's reason (objection, restriction, ...) says only
+    # WITHHELD: the reason is itself a preference.
+    explains_subject: bool = False
+
+    def shown(self, code: Code) -> Code:
+        """The code this plan's caller is told for a subject-side withholding."""
+        return code if self.explains_subject else Code.WITHHELD
 
     def access(self, name: str) -> FieldAccess:
         """The access for `name`; a field the plan does not know is denied (no category)."""
@@ -96,6 +121,20 @@ class PolicyEngine:
                 self._decisions[key] = found
         return found
 
+    def decide_all(self, role: str, purpose: str, categories: Iterable[str], action: str = "read") -> Decision:
+        """One decision on a value computed from data of several `categories` (its lineage).
+
+        Allowed only when `action` is allowed on every one of them; otherwise the first
+        denial, with its rule. No category at all is denied (NO_CATEGORY): deny by default.
+        The one rule for derived values, segments, scores, explanations, counts and exports.
+        """
+        found: Decision | None = None
+        for category in categories:
+            found = self.decide(role, purpose, category, action)
+            if not found.allowed:
+                return found
+        return found if found is not None else _NO_CATEGORY.decision
+
     def purposes_of(self, role: str) -> frozenset[str]:
         """The purposes for which `role` may read at least one category: its own purposes."""
         found = self._own.get(role)
@@ -130,7 +169,10 @@ class PolicyEngine:
         key = (role, purpose.name, id(specs))
         found = self._plans.get(key)
         if found is None:
-            found = FieldPlan(role, purpose, {s.name: self._access(role, purpose, s) for s in specs})
+            found = FieldPlan(
+                role, purpose, {s.name: self._access(role, purpose, s) for s in specs},
+                explains_subject=self.decide(role, purpose.name, "preferences", "read").allowed,
+            )
             with self._lock:
                 self._plans[key] = found
                 self._catalogs[id(specs)] = specs  # keeps the id from being reused
@@ -139,7 +181,7 @@ class PolicyEngine:
     def _access(self, role: str, purpose: Purpose, spec: FieldSpec) -> FieldAccess:
         if spec.category is None:
             return _NO_CATEGORY
-        read = self.decide(role, purpose.name, spec.category, "read")
+        read = self.decide_all(role, purpose.name, spec.categories, "read")
         if not read.allowed or spec.identifier is None:
             return FieldAccess(read)
         if spec.identifier in purpose.reveals:

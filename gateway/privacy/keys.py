@@ -62,7 +62,18 @@ def load_or_create_master_key(env_value: str | None, key_file: Path) -> bytes:
         return _decode(env_value)
     if key_file.exists():
         return _read_key_file(key_file)
-    key_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        return _create_key_file(key_file)
+    except OSError as exc:  # read-only or not ours: a container's secret mount, say
+        raise SystemExit(
+            f"cannot create the master key file {key_file}: set GATEWAY_MASTER_KEY (from a "
+            "secret store) or mount the key file as a secret at GATEWAY_MASTER_KEY_FILE; keep it "
+            "out of the data volume ('consent-gateway keys new' prints a fresh key)"
+        ) from exc
+
+
+def _create_key_file(key_file: Path) -> bytes:
     encoded = base64.urlsafe_b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode()
     # Fix: the key used to be written into the final path after an O_EXCL create, so a
     # second process starting at that moment found an empty file and failed to decode it.

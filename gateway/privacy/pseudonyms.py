@@ -10,15 +10,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import struct
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from gateway.privacy.keys import derive_key
+from gateway.privacy.ordering import OrderKey, order_key
 
 _ID = struct.Struct(">Q")
+_NONCE = 16
 
 
 class InvalidPseudonym(ValueError):
@@ -45,12 +48,16 @@ def _unb64(text: str) -> bytes:
 class Pseudonymizer:
     """Makes and resolves the pseudonyms and opaque tokens of one audience."""
 
-    __slots__ = ("_hmac_key", "_siv", "audience")
-
     def __init__(self, master: bytes, audience: str) -> None:
         self.audience = audience
         self._siv = AESSIV(derive_key(master, f"pseudonym:{audience}", 64))
         self._hmac_key = derive_key(master, f"identifier:{audience}")
+        self._master = master
+
+    @cached_property
+    def order(self) -> OrderKey:
+        """This audience's own default order of customers (gateway/privacy/ordering.py)."""
+        return order_key(self._master, self.audience)
 
     def customer_id(self, internal_id: int) -> str:
         """The pseudonym of customer `internal_id` for this audience."""
@@ -68,14 +75,40 @@ class Pseudonymizer:
             raise InvalidPseudonym("malformed token")
         return int(_ID.unpack(plain)[0])
 
+    def reference(self, kind: str, internal_id: int) -> str:
+        """A deterministic id of object `internal_id` of `kind` for this audience (e.g. an
+        activation message: the same message keeps its id across retries, so a destination
+        can drop a duplicate). Unlinkable across kinds and audiences; `resolve_reference`
+        turns it back."""
+        return _b64(self._siv.encrypt(_ID.pack(internal_id), [b"ref", kind.encode()]))
+
+    def resolve_reference(self, kind: str, token: str) -> int:
+        """The internal id behind a `reference`; `InvalidPseudonym` if it is not one."""
+        try:
+            plain = self._siv.decrypt(_unb64(token), [b"ref", kind.encode()])
+        except InvalidTag as exc:
+            raise InvalidPseudonym("not this audience's token") from exc
+        if len(plain) != _ID.size:
+            raise InvalidPseudonym("malformed token")
+        return int(_ID.unpack(plain)[0])
+
     def seal(self, payload: bytes, context: bytes) -> str:
-        """An opaque, tamper-proof token (for cursors) readable only by this audience."""
-        return _b64(self._siv.encrypt(payload, [context]))
+        """An opaque, tamper-proof token (for cursors) readable only by this audience.
+
+        Randomised (a fresh nonce each time): two tokens of one payload differ, so a token
+        says nothing about its payload, not even whether two payloads are equal. Callers
+        give fixed-width payloads, so the length says nothing either.
+        """
+        nonce = os.urandom(_NONCE)
+        return _b64(nonce + self._siv.encrypt(payload, [context, nonce]))
 
     def unseal(self, token: str, context: bytes) -> bytes:
         """The payload of a token made by `seal` with the same context."""
+        data = _unb64(token)
+        if len(data) <= _NONCE:
+            raise InvalidPseudonym("malformed token")
         try:
-            return self._siv.decrypt(_unb64(token), [context])
+            return self._siv.decrypt(data[_NONCE:], [context, data[:_NONCE]])
         except InvalidTag as exc:
             raise InvalidPseudonym("not this audience's token") from exc
 
@@ -98,6 +131,11 @@ class PseudonymService:
     def for_app(self, app_id: int) -> Pseudonymizer:
         """The pseudonymizer of one calling app."""
         return self._for(f"app:{app_id}")
+
+    def for_destination(self, audience: str) -> Pseudonymizer:
+        """The pseudonymizer of one activation destination (its own audience: ids sent to one
+        destination cannot be joined with another's, nor with any app's)."""
+        return self._for(f"destination:{audience}")
 
     def for_audit(self) -> Pseudonymizer:
         """The pseudonymizer whose ids appear in the audit log (resolvable by officers)."""

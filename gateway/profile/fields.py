@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from gateway.policy.engine import FieldSpec
 
-# GraphQL name -> (column or None for nested lists, spec)
+# The written rules under which a derived value is decided by its own category alone: it
+# reveals a band of its inputs, never a date, an amount or a count.
+_SCORE = "a 1-5 score on fixed cuts: one of five bands, not the count or amount behind it"
+_BAND = "one of a few named stages or cells over configured thresholds, not the dates or amounts behind it"
+
 CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("firstName", "identity"),
     FieldSpec("lastName", "identity"),
@@ -38,15 +42,21 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("orders", "transactions"),
     FieldSpec("lastSeenAt", "interactions"),
     FieldSpec("interactions", "interactions"),
-    FieldSpec("lifecycleStage", "derived"),
-    FieldSpec("rfmSegment", "derived"),
-    FieldSpec("rfmRecency", "derived"),
-    FieldSpec("rfmFrequency", "derived"),
-    FieldSpec("rfmMonetary", "derived"),
+    # Derived values: decided by what they reveal (DESIGN.md rule 7). An exact value carries
+    # the categories it is computed from; a band is coarse by construction, and says why.
+    FieldSpec("lifecycleStage", "derived", coarse=_BAND),
+    FieldSpec("rfmSegment", "derived", coarse=_BAND),
+    FieldSpec("rfmRecency", "derived", lineage=("transactions",)),  # days since the last order
+    FieldSpec("rfmFrequency", "derived", coarse=_SCORE),
+    FieldSpec("rfmMonetary", "derived", coarse=_SCORE),
     FieldSpec("sources", "identity"),
 )
 
 FIELDS_BY_NAME = {f.name: f for f in CUSTOMER_FIELDS}
+
+# Fields computed by profiling (a `derived` category anywhere in their lineage): served only
+# for customers whose profiling is allowed (gateway/profile/service.py).
+DERIVED = frozenset(f.name for f in CUSTOMER_FIELDS if "derived" in f.categories)
 
 # Scalar fields read straight from a `customers` column.
 COLUMNS: dict[str, str] = {

@@ -96,11 +96,12 @@ def build_view(row: Any, subject: Decision, wanted: tuple[str, ...], reader: Rea
     """
     view = CustomerView(reader.pseudonyms.customer_id(row.id), row.id, subject)
     values, denied, mapping, allowed = view.values, view.denied, row._mapping, subject.allowed
+    told = reader.plan.shown(subject.code)  # the audit keeps `subject.code` itself
     for name, code, column, mode in _steps(reader.plan, wanted):
         if code is not None:
             denied[name] = code
         elif not allowed:
-            denied[name] = subject.code
+            denied[name] = told
         elif column is None:
             values[name] = None
         else:

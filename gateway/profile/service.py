@@ -9,21 +9,34 @@ the reader may not use.
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Select, bindparam, false, func, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+)
 
 from gateway.consent.purposes import Purpose
 from gateway.consent.state import flags_of, subject_allows, subject_flag_columns
 from gateway.errors import MergedError, ServiceError
 from gateway.linkage.aliases import merged_into
-from gateway.policy import decide_subject
+from gateway.policy import Decision, decide_subject
 from gateway.policy.codes import Code
 from gateway.privacy.masking import NORMALIZERS
+from gateway.privacy.ordering import permuted
 from gateway.privacy.pseudonyms import InvalidPseudonym
-from gateway.profile.fields import COLUMNS, FIELDS_BY_NAME, NESTED
+from gateway.profile.fields import COLUMNS, DERIVED, FIELDS_BY_NAME, NESTED
 from gateway.profile.identity import BLIND, SEALED_COLUMNS, with_data_key
 from gateway.profile.nested import load_nested
 from gateway.profile.reader import CustomerView, Reader, build_view
@@ -38,6 +51,10 @@ SORTABLE = frozenset(
     {"customerSince", "city", "totalSpent", "lastOrderAt", "rfmMonetary",
      "loyaltyPoints", "lastSeenAt"}
 )
+
+
+PROFILING = "profiling"  # the purpose whose product derived values are
+_NO_PROFILING = Decision.deny(Code.POLICY_DENIED)  # no profiling purpose configured: none
 
 
 @dataclass(frozen=True)
@@ -76,9 +93,16 @@ def _require_usable(reader: Reader, name: str, how: str) -> None:
 # a correlated subquery per subject flag, and its cache key, costs more than running it on SQLite.
 _NOW = bindparam("now", type_=UTCDateTime())
 _LIMIT = bindparam("limit", type_=Integer())
-_AFTER = bindparam("after", type_=Integer())
+_AFTER_RANK = bindparam("after_rank", type_=BigInteger())
+_AFTER_ID = bindparam("after_id", type_=Integer())
 _CUSTOMER = bindparam("customer", type_=Integer())
 _STATEMENTS: dict[tuple[int, str], tuple[Purpose, Select[Any]]] = {}
+
+# The reader's own order of customers (DESIGN.md rule 9 and issue 9): a keyed permutation of
+# the internal id per app, so two apps' listings cannot be joined row for row.
+_RANK_EXPR = permuted(customers.c.id)
+_RANK = _RANK_EXPR.label("_rank")
+_CURSOR = struct.Struct(">qq")
 
 
 def _statement(purpose: Purpose, kind: str, build: Callable[[], Select[Any]]) -> Select[Any]:
@@ -93,25 +117,39 @@ def _statement(purpose: Purpose, kind: str, build: Callable[[], Select[Any]]) ->
 
 
 def _params(reader: Reader, **more: Any) -> dict[str, Any]:
-    return {"now": reader.now, **more}
+    return {"now": reader.now, **reader.pseudonyms.order.params(), **more}
 
 
 def _base(reader: Reader) -> Select[Any]:
     purpose = reader.plan.purpose
     return _statement(purpose, "base", lambda: with_data_key(
-        select(customers, *subject_flag_columns(customers.c.id, purpose, _NOW))
+        select(customers, *subject_flag_columns(customers.c.id, purpose, _NOW), _RANK)
     ))
 
 
+def _listed(reader: Reader) -> Select[Any]:
+    """Every customer the purpose may process (minimisation: a list holds no one else)."""
+    purpose = reader.plan.purpose
+    return _statement(purpose, "listed", lambda: _base(reader).where(
+        subject_allows(customers.c.id, purpose, _NOW)))
+
+
+def _in_order(stmt: Select[Any]) -> Select[Any]:
+    return stmt.order_by(_RANK, customers.c.id).limit(_LIMIT)
+
+
+def _after(stmt: Select[Any]) -> Select[Any]:
+    # Keyset paging on (the app's rank, id): stable under inserts, and the same for every page.
+    return stmt.where(or_(_RANK_EXPR > _AFTER_RANK,
+                          and_(_RANK_EXPR == _AFTER_RANK, customers.c.id > _AFTER_ID)))
+
+
 def _first_page(reader: Reader) -> Select[Any]:
-    return _statement(reader.plan.purpose, "first",
-                      lambda: _base(reader).order_by(customers.c.id).limit(_LIMIT))
+    return _statement(reader.plan.purpose, "first", lambda: _in_order(_listed(reader)))
 
 
 def _next_page(reader: Reader) -> Select[Any]:
-    # Keyset paging on the primary key: stable under inserts.
-    return _statement(reader.plan.purpose, "next", lambda: _base(reader).where(
-        customers.c.id > _AFTER).order_by(customers.c.id).limit(_LIMIT))
+    return _statement(reader.plan.purpose, "next", lambda: _in_order(_after(_listed(reader))))
 
 
 def _one(reader: Reader) -> Select[Any]:
@@ -131,11 +169,14 @@ def _refuse_sealed(name: str, how: str, field: str) -> None:
 
 
 def _search(reader: Reader, query: CustomerQuery) -> Select[Any]:
-    """The filtered statement, before paging. Filters and sorts see only allowed subjects."""
-    stmt = _base(reader)
-    if query.filters or query.order_by:
-        # A search must not tell apart customers whose data the purpose may not use.
-        stmt = stmt.where(subject_allows(customers.c.id, reader.plan.purpose, _NOW))
+    """The filtered statement, before paging: only customers the purpose may process, and
+    for a filter or sort on a derived value, only those whose profiling is allowed (the
+    others' derived values are withheld, so they must not be found through them either)."""
+    stmt = _listed(reader)
+    used = {name for name, _ in query.filters} | ({query.order_by} if query.order_by else set())
+    profiling = _profiling(reader)
+    if used & DERIVED and profiling is not reader.plan.purpose:
+        stmt = stmt.where(subject_allows(customers.c.id, profiling, _NOW) if profiling else false())
     for name, value in query.filters:
         _require_usable(reader, name, "filtering")
         column_name = COLUMNS[name]
@@ -161,16 +202,17 @@ def _cursor_context(reader: Reader, query: CustomerQuery) -> bytes:
     ).encode()
 
 
-def _decode_cursor(reader: Reader, query: CustomerQuery) -> int | None:
+def _decode_cursor(reader: Reader, query: CustomerQuery) -> tuple[int, int] | None:
+    """The (rank, id) after which a keyset page starts, or (offset, 0) for a sorted one."""
     if query.after is None:
         return None
     try:
-        value = json.loads(reader.pseudonyms.unseal(query.after, _cursor_context(reader, query)))
-    except (InvalidPseudonym, ValueError) as exc:
+        first, second = _CURSOR.unpack(reader.pseudonyms.unseal(query.after, _cursor_context(reader, query)))
+    except (InvalidPseudonym, struct.error) as exc:
         raise ServiceError(Code.INVALID_INPUT, "invalid cursor for this query", "after") from exc
-    if not isinstance(value, int) or value < 0:
+    if first < 0 or second < 0:
         raise ServiceError(Code.INVALID_INPUT, "invalid cursor for this query", "after")
-    return value
+    return first, second
 
 
 def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wanted: Iterable[str]) -> Page:
@@ -187,26 +229,31 @@ def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wante
         _refuse_sealed(name, "filtering", "filter")
     search = _search(reader, query)
     position = _decode_cursor(reader, query)
-    params = _params(reader, limit=query.first + 1, after=position)
-    if query.order_by is None and not query.filters:
-        stmt = _first_page(reader) if position is None else _next_page(reader)
-    elif query.order_by is None:
-        stmt = search.order_by(customers.c.id).limit(_LIMIT)
+    params = _params(reader, limit=query.first + 1)
+    if query.order_by is None:
         if position is not None:
-            stmt = stmt.where(customers.c.id > _AFTER)
+            params.update(after_rank=position[0], after_id=position[1])
+        if not query.filters:
+            stmt = _first_page(reader) if position is None else _next_page(reader)
+        else:
+            stmt = _in_order(search if position is None else _after(search))
     else:
+        # Ties are broken by the app's own rank, never by the internal id: an order shared
+        # by all apps would be a join key between their pseudonyms.
         column = customers.c[COLUMNS[query.order_by]]
         direction = column.desc() if query.descending else column.asc()
-        stmt = (search.order_by(column.is_(None), direction, customers.c.id)
-                .limit(_LIMIT).offset(position or 0))
+        offset = position[0] if position else 0
+        stmt = (search.order_by(column.is_(None), direction, _RANK, customers.c.id)
+                .limit(_LIMIT).offset(offset))
     rows = conn.execute(stmt, params).all()
     has_next = len(rows) > query.first
     rows = rows[: query.first]
     views = _views(conn, reader, rows, tuple(wanted))
     end: str | None = None
     if rows:
-        last = rows[-1].id if query.order_by is None else (position or 0) + len(rows)
-        end = reader.pseudonyms.seal(json.dumps(last).encode(), _cursor_context(reader, query))
+        last = ((rows[-1]._rank, rows[-1].id) if query.order_by is None
+                else ((position[0] if position else 0) + len(rows), 0))
+        end = reader.pseudonyms.seal(_CURSOR.pack(*last), _cursor_context(reader, query))
 
     def count() -> int:
         counted = select(func.count()).select_from(search.subquery())
@@ -230,9 +277,45 @@ def get_customer(conn: Connection, reader: Reader, token: str, wanted: Iterable[
     return _views(conn, reader, [row], tuple(wanted))[0]
 
 
+def _profiling(reader: Reader) -> Purpose | None:
+    return reader.purposes.get(PROFILING)
+
+
+def _withhold_unprofiled(conn: Connection, reader: Reader, views: list[CustomerView],
+                         wanted: tuple[str, ...]) -> None:
+    """Withhold derived values of customers whose profiling is not allowed, whatever the
+    caller's purpose: segments and scores are the product of profiling (Art. 21-22), so an
+    objection or restriction stops them being served at once, not only at the next run."""
+    derived = [n for n in wanted if n in DERIVED]
+    if not derived:
+        return
+    profiling = _profiling(reader)
+    if profiling is reader.plan.purpose:
+        return  # the subject decision of the request is this one already
+    held = [v for v in views if any(n in v.values for n in derived)]
+    if not held:
+        return
+    decisions: dict[int, Decision] = {}
+    if profiling is not None:
+        stmt = select(customers.c.id, *subject_flag_columns(customers.c.id, profiling, _NOW)).where(
+            customers.c.id.in_([v.internal_id for v in held]))
+        for row in conn.execute(stmt, {"now": reader.now}):
+            decisions[row.id] = decide_subject(profiling, flags_of(row))
+    for view in held:
+        decision = decisions.get(view.internal_id, _NO_PROFILING)
+        if decision.allowed:
+            continue
+        code = reader.plan.shown(decision.code)
+        for name in derived:
+            if name in view.values:
+                del view.values[name]
+                view.denied[name] = code
+
+
 def _views(conn: Connection, reader: Reader, rows: Sequence[Any], wanted: tuple[str, ...]) -> list[CustomerView]:
     purpose = reader.plan.purpose
     views = [build_view(row, decide_subject(purpose, flags_of(row)), wanted, reader) for row in rows]
+    _withhold_unprofiled(conn, reader, views, wanted)
     for name in NESTED.intersection(wanted):
         ids = [v.internal_id for v in views if name in v.values]
         if ids:

@@ -116,9 +116,10 @@ def _none(_conn: Connection, _vault: Vault, _customer_id: int) -> int:
 for _name, _what in (
     ("segments", "segment memberships (gateway/segmentation)"),
     ("scores", "propensity scores and next best actions (gateway/scoring)"),
-    ("sessions", "self-service portal sessions (gateway/portal)"),
 ):
     register(Section(_name, _nothing, _none, _what))
 
+# The portal's section (sessions, sign-in links, receipts) registers itself on import.
 # Domains that hold data about a person register their own section when imported.
 from gateway.linkage import sections as _linkage_sections  # noqa: F401
+from gateway.portal import held as _portal  # noqa: F401

@@ -116,7 +116,10 @@ def _execute(conn: Connection, rights: Rights, actor: Actor, ref: str, given: Ex
     out = Outcome(case)
     if case.kind in ("access", "export"):
         out.document = export.build(conn, rights.vault, rights.pseudonyms.for_audit(), rights.purposes, person, case.kind)
-        outcome: dict[str, Any] = {"document_sections": sorted(out.document)}
+        # Produced for the person, delivered to them (the portal builds it again on their
+        # download); the outcome says so without holding any of it.
+        outcome: dict[str, Any] = {"document_sections": sorted(out.document),
+                                   "delivered_to": "data_subject", "delivery": "portal"}
     elif case.kind == "rectify":
         write_fields(conn, rights.vault, person.id, values)
         now = utcnow()
@@ -153,3 +156,19 @@ def document_for(conn: Connection, rights: Rights, actor: Actor, ref: str) -> di
     person = _person(conn, case)
     rights.trail(actor).step(conn, "rights.document", person.id, {"case": case.ref, "kind": case.kind})
     return export.build(conn, rights.vault, rights.pseudonyms.for_audit(), rights.purposes, person, case.kind)
+
+
+def document_for_subject(conn: Connection, rights: Rights, customer_id: int,
+                         kind: str = "export") -> dict[str, Any]:
+    """The person's document as delivered to the person themself (the portal's download).
+
+    The export belongs to the data subject: officers execute the case and see that the
+    document was produced, but its content reaches only the person (DESIGN.md rule 7, issue
+    9). The caller audits the delivery. NOT_FOUND when the customer no longer exists.
+    """
+    if kind not in ("access", "export"):
+        raise ServiceError(Code.INVALID_INPUT, "the document is of an access or an export", "kind")
+    person = find_by_id(conn, customer_id)
+    if person is None:
+        raise ServiceError(Code.NOT_FOUND, "no customer with this id", "customerId")
+    return export.build(conn, rights.vault, rights.pseudonyms.for_audit(), rights.purposes, person, kind)

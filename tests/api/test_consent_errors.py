@@ -9,6 +9,7 @@ import pytest
 
 from tests.api.support import add_person
 from tests.consent.http import (
+    CALL_EVIDENCE,
     RECORD_CONSENT,
     RECORD_OBJECTION,
     SET_CHANNEL,
@@ -31,7 +32,7 @@ BAD_CONSENTS: list[tuple[str, dict[str, Any], str, str]] = [
     ("expiry before occurrence", {"expiresAt": "2020-01-01T00:00:00+00:00"}, "INVALID_INPUT",
      "expiresAt"),
     ("malformed expiry", {"expiresAt": "soon"}, "INVALID_INPUT", "expiresAt"),
-    ("unknown source channel", {"source_channel": "pigeon"}, "POLICY_DENIED", "sourceChannel"),
+    ("unknown source channel", {"source_channel": "pigeon"}, "INVALID_INPUT", "sourceChannel"),
     ("channel not of the role", {"source_channel": "web_form"}, "POLICY_DENIED", "sourceChannel"),
 ]
 
@@ -57,7 +58,8 @@ def test_an_unknown_customer_is_not_found_and_nothing_is_written(gw: Gateway) ->
     cid, _ = add_person(gw)
     before = ledger_counts(gw)
     given = {"customerId": gw.pseudonym(cid, "marketing"), "purpose": "marketing_email",
-             "noticeVersion": 2, "action": "grant", "sourceChannel": "call_center"}
+             "noticeVersion": 2, "action": "grant", "sourceChannel": "call_center",
+             "evidence": CALL_EVIDENCE}
 
     # when
     body = gw.post(RECORD_CONSENT, app="call_center", purpose="support",
@@ -75,7 +77,8 @@ def test_a_deleted_customer_is_not_found(fresh_gateway: Gateway) -> None:
     token_owner = 10_000_000
     before = ledger_counts(gw)
     given = {"customerId": gw.pseudonym(token_owner, "call_center"), "purpose": "marketing_email",
-             "noticeVersion": 2, "action": "grant", "sourceChannel": "call_center"}
+             "noticeVersion": 2, "action": "grant", "sourceChannel": "call_center",
+             "evidence": CALL_EVIDENCE}
 
     # when
     body = gw.post(RECORD_CONSENT, app="call_center", purpose="support",
@@ -88,19 +91,23 @@ def test_a_deleted_customer_is_not_found(fresh_gateway: Gateway) -> None:
 
 
 def test_policy_decides_who_may_record(gw: Gateway) -> None:
-    # given: analytics has no consent-write rule; marketing may write only the purpose it declares
+    # given: analytics has no consent-write rule; marketing may refuse (withdraw) only for the
+    # purpose it declares, and never grant
     cid, _ = add_person(gw)
     before = ledger_counts(gw)
 
     # when
     analytics = record_consent(gw, cid, app="analytics", declared="analytics", source_channel="api")
-    marketing_other = record_consent(gw, cid, purpose="marketing_sms", app="marketing",
+    marketing_grant = record_consent(gw, cid, app="marketing", declared="marketing_email",
+                                     source_channel="web_form")
+    marketing_other = record_consent(gw, cid, "withdraw", purpose="marketing_sms", app="marketing",
                                      declared="marketing_email", source_channel="web_form")
-    marketing_own = record_consent(gw, cid, app="marketing", declared="marketing_email",
+    marketing_own = record_consent(gw, cid, "withdraw", app="marketing", declared="marketing_email",
                                    source_channel="web_form")
 
     # then
     assert analytics["code"] == "POLICY_DENIED"
+    assert marketing_grant["code"] == "POLICY_DENIED"
     assert (marketing_other["code"], marketing_other["field"]) == ("POLICY_DENIED", "purpose")
     assert marketing_own["__typename"] == "RecordConsentSuccess"
     assert ledger_counts(gw)[0] == before[0] + 1

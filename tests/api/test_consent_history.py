@@ -15,6 +15,7 @@ from gateway.cli import main
 from gateway.privacy.signing import b64url, unb64url
 from tests.api.support import add_person, codes
 from tests.consent.http import (
+    CALL_EVIDENCE,
     RECORD_OBJECTION,
     RESTRICT,
     SET_CHANNEL,
@@ -83,7 +84,7 @@ def test_a_bad_mutation_next_to_a_good_one_writes_nothing_of_its_own(gw: Gateway
     cid, _ = add_person(gw)
     token = gw.pseudonym(cid, "call_center")
     good = {"customerId": token, "purpose": "marketing_email", "noticeVersion": 2, "action": "grant",
-            "sourceChannel": "call_center"}
+            "sourceChannel": "call_center", "evidence": CALL_EVIDENCE}
     bad = {**good, "purpose": "marketing_sms", "noticeVersion": 9}
     before = ledger_counts(gw)
 
@@ -121,6 +122,6 @@ def test_the_cli_verifies_a_receipt_against_the_served_key_set(gw: Gateway, tmp_
 
     # then
     assert ok.exit_code == 0, ok.output
-    assert json.loads(ok.stdout)["event_id"] == claims["event_id"]
+    assert json.loads(ok.stdout)["receipt_id"] == claims["receipt_id"]
     assert tampered.exit_code == 1
     assert "signature does not verify" in tampered.output

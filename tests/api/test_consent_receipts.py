@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
 
 from gateway.consent.receipts import ReceiptInvalid, verify_receipt
+from gateway.consent.tables import consent_events
 from gateway.privacy.signing import b64url, unb64url
 from tests.api.support import add_person
 from tests.consent.http import record_consent
@@ -34,8 +36,10 @@ def test_a_receipt_verifies_with_the_published_key(gw: Gateway) -> None:
     assert claims["customer"] == gw.pseudonym(cid, "call_center")
     assert (claims["purpose"], claims["action"], claims["notice_version"]) == ("marketing_email", "grant", 2)
     assert claims["source_channel"] == "call_center"
-    assert len(claims["notice_sha256"]) == 64
+    assert len(claims["notice_digest"]) == 64
     assert claims["receipt_id"] == receipt["id"]
+    # and: nothing an app may not read (the text's language) nor a ledger counter
+    assert "notice_sha256" not in claims and "event_id" not in claims
 
 
 def test_a_tampered_receipt_does_not_verify(gw: Gateway) -> None:
@@ -49,19 +53,22 @@ def test_a_tampered_receipt_does_not_verify(gw: Gateway) -> None:
         verify_receipt(_tamper(receipt["jws"]), jwks)
 
 
-def test_a_152_fz_grant_carries_the_article_9_content(gw: Gateway) -> None:
-    # given: a customer under 152-FZ
-    cid, _ = add_person(gw, jurisdiction="152-fz", language="ru")
+def test_an_apps_receipt_of_a_152_fz_grant_does_not_reveal_the_jurisdiction(gw: Gateway) -> None:
+    # given: a Russian customer under 152-FZ and an English one under the GDPR
+    ru, _ = add_person(gw, jurisdiction="152-fz", language="ru")
+    en, _ = add_person(gw, jurisdiction="gdpr", language="en")
 
-    # when
-    receipt = record_consent(gw, cid, "grant")["receipt"]
+    # when: the call center records the same grant for both
+    claims = [json.loads(record_consent(gw, cid, "grant")["receipt"]["payload"]) for cid in (ru, en)]
 
-    # then
-    details = json.loads(receipt["payload"])["details"]
+    # then: the receipts differ only by what the app may know (pseudonym, times, ids)
+    varying = {"customer", "receipt_id", "iat", "occurred_at"}
+    assert {k: v for k, v in claims[0].items() if k not in varying} == {
+        k: v for k, v in claims[1].items() if k not in varying}
+    assert "details" not in claims[0]
+    # and: the 152-FZ content is stored with the event, for the customer's own receipt
+    with gw.engine.connect() as conn:
+        details = conn.execute(select(consent_events.c.details).where(
+            consent_events.c.customer_id == ru)).scalar_one()
     assert details["operator"]["name"] == "Demo Retail LLC"
-    assert details["purpose"]["name"] == "marketing_email"
-    assert details["operator"]["address"] == "1 Example Street, Example City"
-    assert "email address" in details["personal_data"]
-    assert "collection" in details["actions"] and details["methods"]
     assert details["term_days"] == 1095
-    assert "dpo@demo-retail.example" in details["withdrawal"]

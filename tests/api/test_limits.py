@@ -39,8 +39,8 @@ def test_more_than_thirty_aliases_are_refused(gw: Gateway) -> None:
     # then
     body = response.json()
     assert "data" not in body
-    assert codes(body) == ["BAD_REQUEST"]
-    assert "aliases" in body["errors"][0]["message"]
+    assert codes(body) == ["TOO_MANY_ALIASES"]
+    assert "at most 30 are allowed" in body["errors"][0]["message"]
 
 
 def test_alias_limit_stops_personal_reads_before_execution(gw: Gateway) -> None:
@@ -53,7 +53,7 @@ def test_alias_limit_stops_personal_reads_before_execution(gw: Gateway) -> None:
     # then: nothing was read, so the entry names no subject
     body = response.json()
     assert "data" not in body
-    assert codes(body) == ["BAD_REQUEST"]
+    assert codes(body) == ["TOO_MANY_ALIASES"]
     entry = gw.audit_entry(response.headers["X-Request-Id"])
     assert entry.subjects == []
     assert entry.operation is None
@@ -69,7 +69,8 @@ def test_too_many_tokens_are_refused(gw: Gateway) -> None:
     # then
     body = response.json()
     assert "data" not in body
-    assert codes(body) == ["BAD_REQUEST"]
+    assert codes(body) == ["TOO_MANY_TOKENS"]
+    assert body["errors"][0]["message"] == "The query is too long: at most 4000 tokens are allowed."
 
 
 def test_body_over_the_limit_is_request_too_large(gw: Gateway) -> None:

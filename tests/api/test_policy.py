@@ -94,20 +94,34 @@ def test_policy_denial_message_is_generic(gw: Gateway) -> None:
     [("support", "marketing_email"), ("marketing", "support"), ("analytics", "compliance_audit"),
      ("linkage", "analytics"), ("compliance_officer", "marketing_email")],
 )
-def test_purpose_without_rules_denies_every_personal_field(
+def test_purpose_without_rules_is_refused_as_a_whole(
     gw: Gateway, role: str, purpose: str
 ) -> None:
     # given: the customer's own choices would allow every purpose here
     cid, _ = add_person(gw)
     gw.consent(cid, "marketing_email")
 
-    # when
-    response = gw.post(ALL_PERSONAL_FIELDS, app=role, purpose=purpose,
-                       variables={"id": gw.pseudonym(cid, role)})
+    # when: reading one customer, and listing, under a purpose the role may not use at all
+    one = gw.post(ALL_PERSONAL_FIELDS, app=role, purpose=purpose,
+                  variables={"id": gw.pseudonym(cid, role)}).json()
+    listed = gw.post("{ customers(first: 5) { totalCount nodes { id } } }",
+                     app=role, purpose=purpose).json()
 
-    # then
-    body = response.json()
-    customer = body["data"]["customer"]
-    assert customer["id"] == gw.pseudonym(cid, role)
-    assert {name: customer[name] for name in PERSONAL_FIELDS} == dict.fromkeys(PERSONAL_FIELDS)
-    assert errors_by_path(body) == {("customer", name): "POLICY_DENIED" for name in PERSONAL_FIELDS}
+    # then: refused as a whole (minimisation): no pseudonym, no count, no node
+    assert one["data"] == {"customer": None}
+    assert errors_by_path(one) == {("customer",): "POLICY_DENIED"}
+    assert listed["data"] is None
+    assert errors_by_path(listed) == {("customers",): "POLICY_DENIED"}
+
+
+def test_purpose_of_the_role_is_not_refused_as_a_whole(gw: Gateway) -> None:
+    # given: the control: a purpose the role works for
+    cid, _ = add_person(gw)
+    gw.consent(cid, "marketing_email")
+
+    # when
+    body = gw.post(ALL_PERSONAL_FIELDS, app="marketing", purpose="marketing_email",
+                   variables={"id": gw.pseudonym(cid)}).json()
+
+    # then: the customer is answered
+    assert body["data"]["customer"]["id"] == gw.pseudonym(cid)

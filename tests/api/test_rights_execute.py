@@ -12,7 +12,7 @@ from gateway.profile.identity import read_identity
 from gateway.rights.tables import rights_erasures, rights_ledger_proofs, rights_rectifications
 from tests.api.support import add_interaction, add_person, add_source, audit_text, codes
 from tests.harness import Gateway
-from tests.rights.support import EXPORT, OFFICER, audit_rows, execute, executed, opened
+from tests.rights.support import EXPORT, OFFICER, audit_rows, delivered, execute, executed, opened
 
 READ = "query($id: ID!) { customer(id: $id) { id firstName email city } }"
 
@@ -22,9 +22,13 @@ def _read_as_marketing(gw: Gateway, cid: int) -> dict[str, Any]:
     return answer
 
 
-def _document(result: dict[str, Any]) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(result["document"])
-    return doc
+def _document(gw: Gateway, result: dict[str, Any]) -> dict[str, Any]:
+    """The document the case produced, as its data subject receives it; the officer's answer
+    holds none of it."""
+    assert result["document"] is None
+    outcome = json.loads(result["case"]["outcome"])
+    assert outcome["delivered_to"] == "data_subject"
+    return delivered(gw, result["case"]["id"])
 
 
 def test_export_holds_everything_and_who_read_it(gw: Gateway) -> None:
@@ -40,7 +44,7 @@ def test_export_holds_everything_and_who_read_it(gw: Gateway) -> None:
     case = opened(gw, cid, "export")
     # when: the officer carries out the export
     result = executed(gw, case["id"])
-    doc = _document(result)
+    doc = _document(gw, result)
     # then: the case is completed, the document holds the profile in the clear ...
     assert result["case"]["status"] == "completed"
     assert [s["step"] for s in result["case"]["steps"]] == ["opened", "started", "completed"]
@@ -61,7 +65,8 @@ def test_export_holds_everything_and_who_read_it(gw: Gateway) -> None:
     assert [(c["key"], c["value"]) for c in doc["channels"]] == [("email", "opt_in")]
     assert [(o["kind"], o["key"], o["value"]) for o in doc["objections_and_restrictions"]] == [
         ("objection", "profiling", "on")]
-    assert doc["segments"] == [] and doc["scores"] == [] and doc["sessions"] == []
+    assert doc["segments"] == [] and doc["scores"] == []
+    assert doc["sessions"] == {"sessions": [], "sign_in_links": [], "receipts": []}
     # ... and who read the data, by app and purpose, with the fields given
     marketing = gw.callers["marketing"].name
     reads = [r for r in doc["reads"]["entries"] if r["app"] == marketing]
@@ -73,24 +78,24 @@ def test_export_holds_everything_and_who_read_it(gw: Gateway) -> None:
     assert "processing" not in doc
 
 
-def test_access_adds_how_the_data_is_processed_and_can_be_fetched_again(gw: Gateway) -> None:
+def test_access_adds_how_the_data_is_processed_and_only_the_person_receives_it(gw: Gateway) -> None:
     # given: a completed access case
     cid, values = add_person(gw)
     case = opened(gw, cid, "access")
-    first = _document(executed(gw, case["id"]))
-    # when: the officer fetches the document again
-    again = gw.post(EXPORT, variables={"id": case["id"]}, **OFFICER)
-    # then: the same person, and the processing information of an access request
-    doc = json.loads(again.json()["data"]["rightsExport"])
-    assert doc["profile"]["email"] == values["email"] == first["profile"]["email"]
+    doc = _document(gw, executed(gw, case["id"]))
+    # then: the person's document holds the processing information of an access request
+    assert doc["profile"]["email"] == values["email"]
     assert {p["purpose"] for p in doc["processing"]} >= {"marketing_email", "support"}
-    # and: the fetch is audited as a rights step of that case, without the document
-    row = next(r for r in audit_rows(gw, "rights.document") if r.detail.get("case") == case["id"])
-    assert row.request_id == again.headers["X-Request-Id"]
-    assert values["email"] not in audit_text(row)
-    # and: support may not fetch documents
-    denied = gw.post(EXPORT, variables={"id": case["id"]}, app="support", purpose="support").json()
-    assert codes(denied) == ["POLICY_DENIED"]
+    # when: the officer, then support, try to fetch the document through the API
+    officer = gw.post(EXPORT, variables={"id": case["id"]}, **OFFICER)
+    support = gw.post(EXPORT, variables={"id": case["id"]}, app="support", purpose="support").json()
+    # then: neither may read it: it belongs to the data subject (no role holds read_export)
+    assert codes(officer.json()) == ["POLICY_DENIED"]
+    assert values["email"] not in officer.text
+    assert codes(support) == ["POLICY_DENIED"]
+    # and: the refused fetch is audited without the document
+    entry = gw.audit_entry(officer.headers["X-Request-Id"])
+    assert entry.decision == "deny" and values["email"] not in audit_text(entry)
 
 
 def test_rectify_changes_fields_and_records_who_and_when_without_values(gw: Gateway) -> None:
@@ -155,7 +160,7 @@ def test_restrict_keeps_the_data_and_stops_its_use(gw: Gateway) -> None:
         assert read_identity(conn, gw.services.vault, cid)["email"] == values["email"]  # type: ignore[index]
     # and: compliance audit (restriction-exempt) still sees the export
     export = opened(gw, cid, "export")
-    assert _document(executed(gw, export["id"]))["profile"]["email"] == values["email"]
+    assert _document(gw, executed(gw, export["id"]))["profile"]["email"] == values["email"]
 
 
 def test_object_to_direct_marketing(gw: Gateway) -> None:

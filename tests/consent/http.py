@@ -32,6 +32,8 @@ RESTRICT = (
     "mutation($input: RestrictProcessingInput!) { restrictProcessing(input: $input) { "
     f"... on RestrictProcessingSuccess {{ receipt {{ id jws payload }} }} {_OUTCOME} }} }}"
 )
+# What the staff channel records when it grants or lifts a protection on the customer's word.
+CALL_EVIDENCE = "call 2026-11-30 #4411, customer confirmed"
 PROFILE = "query($id: ID!) { customer(id: $id) { firstName email consents { purpose status } } }"
 
 
@@ -43,7 +45,7 @@ def record_consent(gw: Gateway, customer_id: int, action: str = "grant", *,
     given: Json = {
         "customerId": gw.pseudonym(customer_id, app), "purpose": purpose,
         "noticeVersion": notice_version, "action": action, "sourceChannel": source_channel,
-        **extra,
+        "evidence": CALL_EVIDENCE, **extra,
     }
     body = gw.post(RECORD_CONSENT, app=app, purpose=declared, variables={"input": given}).json()
     assert "errors" not in body, body
@@ -54,7 +56,8 @@ def record_consent(gw: Gateway, customer_id: int, action: str = "grant", *,
 def mutate(gw: Gateway, query: str, name: str, customer_id: int, *, app: str = "call_center",
            declared: str = "support", source_channel: str = "call_center", **fields: Any) -> Json:
     """One preference mutation (`name` is its root field); the mutation's result object."""
-    given = {"customerId": gw.pseudonym(customer_id, app), "sourceChannel": source_channel, **fields}
+    given = {"customerId": gw.pseudonym(customer_id, app), "sourceChannel": source_channel,
+             "evidence": CALL_EVIDENCE, **fields}
     body = gw.post(query, app=app, purpose=declared, variables={"input": given}).json()
     assert "errors" not in body, body
     result: Json = body["data"][name]

@@ -17,7 +17,7 @@ from gateway.rights.tables import rights_ledger_proofs
 from tests.api.support import add_person
 from tests.consent.http import SET_CHANNEL, mutate, record_consent
 from tests.harness import Gateway
-from tests.rights.support import executed, opened
+from tests.rights.support import delivered, executed, opened
 
 
 def _stored(gw: Gateway, table: Any, cid: int) -> list[Any]:
@@ -50,7 +50,8 @@ def test_evidence_is_sealed_at_rest_shown_in_the_export_and_hashed_in_the_proof(
     for result in (granted, chosen):
         assert "evidence" not in json.loads(result["receipt"]["payload"])
     # and: the person's export shows the evidence in the clear
-    document = json.loads(executed(gw, opened(gw, cid, "export")["id"])["document"])
+    case = executed(gw, opened(gw, cid, "export")["id"])["case"]
+    document = delivered(gw, case["id"])
     assert [e["evidence"] for e in document["consents"]["history"]] == [remark]
     assert [e["evidence"] for e in document["channels"]] == [channel_remark]
     # and: so does the operator's consents export

@@ -17,9 +17,11 @@ from tests.consent.http import ledger_counts
 from tests.harness import Gateway
 
 
-def _recorder(gw: Gateway) -> service.Recorder:
+def _recorder(gw: Gateway, *, full_proof: bool = True) -> service.Recorder:
+    """A recorder whose receipts go to the customer (full proof), or to an app."""
     s = gw.services
-    return service.Recorder(s.purposes, s.signer, None, s.pseudonyms.for_audit(), s.vault)
+    return service.Recorder(s.purposes, s.signer, None, s.pseudonyms.for_audit(), s.vault,
+                            full_proof=full_proof)
 
 
 def test_a_152_fz_grant_stores_the_article_9_content_and_the_text_hash(gateway: Gateway) -> None:
@@ -35,7 +37,7 @@ def test_a_152_fz_grant_stores_the_article_9_content_and_the_text_hash(gateway: 
     # then
     with gateway.engine.connect() as conn:
         event = conn.execute(select(consent_events).where(
-            consent_events.c.id == receipt.payload["event_id"])).one()
+            consent_events.c.idempotency_key == receipt.id)).one()
     ru = gateway.services.purposes.by_name["marketing_email"].notices[1].texts["ru"]
     assert event.notice_text_sha256 == hashlib.sha256(ru.encode()).hexdigest()
     notice = gateway.services.purposes.by_name["marketing_email"].notices[1]
@@ -52,6 +54,38 @@ def test_a_152_fz_grant_stores_the_article_9_content_and_the_text_hash(gateway: 
     }
     assert "email address" in event.details["personal_data"]
     assert receipt.payload["details"] == event.details
+    assert receipt.payload["notice_sha256"] == event.notice_text_sha256
+
+
+def test_an_apps_receipt_names_the_version_not_the_language_or_jurisdiction(gateway: Gateway) -> None:
+    # given: two customers, Russian under 152-FZ and English under the GDPR
+    ru, _ = add_person(gateway, jurisdiction="152-fz", language="ru")
+    en, _ = add_person(gateway, jurisdiction="gdpr", language="en")
+
+    # when: the same grant is recorded for both, with receipts for an app
+    receipts = []
+    for cid in (ru, en):
+        given = service.ConsentInput(customer_id=cid, purpose="marketing_email", notice_version=2,
+                                     action="grant", source_channel="call_center")
+        with gateway.engine.begin() as conn:
+            receipts.append(service.record_consent(conn, _recorder(gateway, full_proof=False), given))
+
+    # then: the receipts' notice claims are identical (nothing tells the two apart) ...
+    notice = [{k: r.payload.get(k) for k in ("notice_version", "notice_digest", "notice_sha256", "details")}
+              for r in receipts]
+    assert notice[0] == notice[1]
+    assert notice[0]["notice_sha256"] is None and notice[0]["details"] is None
+    # and: no ledger counter is named
+    assert all("event_id" not in r.payload for r in receipts)
+    # and (the control): the customers' own receipts differ by the text they were shown
+    own = []
+    for cid in (ru, en):
+        given = service.ConsentInput(customer_id=cid, purpose="marketing_email", notice_version=2,
+                                     action="grant", source_channel="portal")
+        with gateway.engine.begin() as conn:
+            own.append(service.record_consent(conn, _recorder(gateway), given).payload)
+    assert own[0]["notice_sha256"] != own[1]["notice_sha256"]
+    assert "details" in own[0] and "details" not in own[1]
 
 
 def test_a_gdpr_withdrawal_carries_no_152_fz_content(gateway: Gateway) -> None:
@@ -133,6 +167,6 @@ def test_the_receipt_id_finds_the_event_and_an_export_reimport_of_it_changes_not
         inserted = import_events(conn, events)
 
     # then: the receipt's id is the event's key, and nothing was added
-    assert event.id == receipt.payload["event_id"]
+    assert event.idempotency_key == receipt.payload["receipt_id"]
     assert (inserted, rejected) == (0, [])
     assert ledger_counts(gw) == before

@@ -57,6 +57,7 @@ PURPOSES_OF: dict[str, set[str]] = {
     "call_center": {"support", "service"},
     "compliance_officer": {"compliance_audit"},
     "linkage": {"identity_resolution"},
+    "subject": {"self_service"},  # the data subject, through the portal only
     "data_steward": {"identity_resolution"},
     "intruder": set(),
 }
@@ -94,8 +95,9 @@ def test_plan_lets_through_the_readable_categories(
     categories = READABLE[(role, purpose_name)]
     # when: the plan is compiled
     plan = engine.plan(role, purposes.by_name[purpose_name], CUSTOMER_FIELDS)
-    # then: exactly the fields of those categories are allowed; non-identifiers as values
-    expected = {f.name for f in CUSTOMER_FIELDS if f.category in categories}
+    # then: exactly the fields whose every category (own and lineage) is readable are
+    # allowed; non-identifiers as values
+    expected = {f.name for f in CUSTOMER_FIELDS if set(f.categories) <= categories}
     assert plan.allowed_names() == expected
     for spec in CUSTOMER_FIELDS:
         access = plan.access(spec.name)
@@ -181,10 +183,32 @@ def test_purposes_of(engine: PolicyEngine, role: str) -> None:
     own = engine.purposes_of(role)
     # then: its own purposes, and never self_service (customers only)
     assert own == PURPOSES_OF[role]
-    assert "self_service" not in own
+    assert ("self_service" in own) is (role == "subject")
 
 
 def test_roles(engine: PolicyEngine) -> None:
     # given: the shipped policy
     # then: the roles it names, the wildcard excluded
     assert engine.roles() == set(PURPOSES_OF) - {"intruder"}
+
+
+def test_derived_value_is_no_more_readable_than_its_inputs(engine: PolicyEngine, purposes: Purposes) -> None:
+    # given: marketing under marketing_sms may read `derived` but not `transactions`
+    plan = engine.plan("marketing", purposes.by_name["marketing_sms"], CUSTOMER_FIELDS)
+    assert engine.decide("marketing", "marketing_sms", "derived", "read").allowed
+    # when: deciding the exact recency (days since the last order) and a coarse score
+    recency, score = plan.access("rfmRecency"), plan.access("rfmFrequency")
+    # then: the recency is denied like the last order's date, by the transactions rule
+    assert not recency.allowed and recency.decision.code is Code.POLICY_DENIED
+    assert plan.access("lastOrderAt").decision.code is Code.POLICY_DENIED
+    # and: the score, coarse by its written rule, is decided by its own category (the control)
+    assert score.allowed
+
+
+def test_decide_all_needs_every_category(engine: PolicyEngine) -> None:
+    # given: categories marketing_sms may and may not read
+    # then: a value computed from both is denied; from readable ones only, allowed
+    assert not engine.decide_all("marketing", "marketing_sms", ("derived", "transactions")).allowed
+    assert engine.decide_all("marketing", "marketing_sms", ("derived", "location")).allowed
+    # and: a value with no category at all is denied
+    assert engine.decide_all("marketing", "marketing_sms", ()).code is Code.NO_CATEGORY

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
 
 from gateway.audit.tables import audit_events
+from gateway.rights.cases import load
+from gateway.rights.export import dumps
 from tests.harness import Gateway
 
 CASE_FIELDS = """
@@ -100,3 +103,16 @@ def audit_rows(gw: Gateway, action_prefix: str = "rights.") -> list[Any]:
             select(audit_events).where(audit_events.c.action.like(f"{action_prefix}%"))
             .order_by(audit_events.c.seq)
         ))
+
+
+def delivered(gw: Gateway, ref: str) -> dict[str, Any]:
+    """The document of access or export case `ref`, as delivered to its data subject (the
+    officer who executes the case does not receive it)."""
+    from gateway.rights.service import Rights, document_for_subject
+
+    s = gw.services
+    rights = Rights(s.purposes, s.signer, s.pseudonyms, s.settings, s.vault)
+    with gw.engine.connect() as conn:
+        case = load(conn, s.vault, ref=ref)
+        assert case.customer_id is not None and case.status == "completed", case
+        return json.loads(dumps(document_for_subject(conn, rights, case.customer_id, case.kind)))

@@ -1,7 +1,8 @@
 """policies/rights_cases.csv: who may open, follow, see and carry out data subject requests.
 
 The rows live beside cases.csv (whose objects are data categories only): `rights_case` is an
-object of its own. Actions: open, read_own (the cases one's app opened), read (all), execute.
+object of its own. Actions: open, read_own (the cases one's app opened), read (all), execute,
+read_export (the content of a person's export document: nobody by default).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from gateway.policy import Code, PolicyEngine
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = list(csv.DictReader((REPO / "policies" / "rights_cases.csv").read_text().splitlines()))
-ACTIONS = {"open", "read_own", "read", "execute"}
+ACTIONS = {"open", "read_own", "read", "execute", "read_export"}
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from gateway.rights import cases
 from gateway.rights.tables import rights_cases
 from tests.api.support import add_person
 from tests.harness import Gateway
-from tests.rights.support import CASE, CASES, EXTEND, OFFICER, REJECT, executed, opened
+from tests.rights.support import CASE, CASES, EXTEND, OFFICER, REJECT, delivered, executed, opened
 
 TEXTS = ("note", "extension_reason", "rejection_reason")
 
@@ -65,7 +64,8 @@ def test_case_texts_are_sealed_at_rest_readable_and_null_after_the_erasure(
     listed = {c["id"]: c for c in gw.post(CASES, **OFFICER).json()["data"]["rightsCases"]}
     assert listed[rejected_case["id"]]["rejectionReason"] == rejection
     # and: so does the person's export, in its requests section
-    document = json.loads(executed(gw, export["id"])["document"])
+    executed(gw, export["id"])
+    document = delivered(gw, export["id"])
     requests = {r["id"]: r for r in document["requests"]}
     assert requests[access["id"]]["note"] == note
     assert requests[access["id"]]["extension_reason"] == extension

@@ -24,6 +24,7 @@ from gateway.rights.tables import rights_ledger_proofs
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 from tests.databases import DatabaseFactory
+from tests.store.erasure_then import sections_before_portal
 
 VAULT = Vault.build(bytes(range(32)))
 BEFORE = "0007_no_id_reuse"
@@ -51,7 +52,7 @@ def _add(engine: Engine, n: int) -> tuple[int, int, int]:
 
 
 def _erase(engine: Engine, cid: int) -> None:
-    with engine.begin() as conn:
+    with sections_before_portal(), engine.begin() as conn:
         erase_customer(conn, VAULT, cid, subject_ref=f"c_test{cid}", actor="test", jurisdiction="gdpr")
 
 

@@ -20,6 +20,7 @@ from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 from gateway.store.types import utcnow
 from tests.databases import DatabaseFactory
+from tests.store.erasure_then import sections_before_portal
 
 VAULT = Vault.build(bytes(range(32)))
 OLD_HEADS = ("0004_rights", "0006_audit")
@@ -54,7 +55,7 @@ def _add(engine: Engine, n: int) -> int:
 
 
 def _erase(engine: Engine, cid: int) -> None:
-    with engine.begin() as conn:
+    with sections_before_portal(), engine.begin() as conn:
         erase_customer(conn, VAULT, cid, subject_ref=f"c_test{cid}", actor="test", jurisdiction="gdpr")
 
 

@@ -1,0 +1,206 @@
+"""The gate: may this message reach this customer on this channel for this purpose, now?
+
+One decision, in one function (`reason`), over facts that SQL computes in bulk:
+
+- the subject's flags for the purpose (`gateway.consent.state.subject_flag_columns`, decided
+  by `gateway.policy.decide_subject`: restriction, consent, objection, channel opt-out);
+- the global suppression list (by customer, or by the address's blind index), which wins
+  over everything;
+- a way to reach them on the channel (an email address, a phone number);
+- the customer's frequency cap on the channel from the preference center, counted over the
+  messages actually sent, by every campaign and trigger.
+
+A dry run groups the audience by these facts in SQL and maps each group through `reason`;
+the worker decides each message of a batch through `reason` when it leaves; a plan enqueues
+the audience where the SQL twin of `reason` (`allowed_condition`) holds. The three cannot
+drift apart: the SQL twin is derived from `reason` itself, as `subject_allows` is derived
+from `decide_subject`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import product
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
+
+from gateway.activation.tables import activation_messages, activation_suppressions
+from gateway.consent.purposes import Purpose
+from gateway.consent.state import subject_flag_columns
+from gateway.consent.tables import preference_state
+from gateway.policy import SubjectFlags, decide_subject
+from gateway.policy.codes import Code
+from gateway.profile.tables import customers
+
+NOW_EPOCH = bindparam("now_epoch", type_=BigInteger())
+# The preference center's channels a destination channel is capped under (ads: none).
+CAPPED_CHANNELS = frozenset({"email", "sms", "push"})
+# The exclusion reasons a dry run reports, in the order they are decided.
+REASONS = (Code.SUPPRESSED, Code.RESTRICTED, Code.CONSENT_REQUIRED, Code.OBJECTED,
+           Code.CHANNEL_OPTED_OUT, Code.NO_CONTACT, Code.FREQUENCY_CAPPED)
+
+
+class Present(NamedTuple):
+    """Which kinds of entries exist at all (asked once per run): a check on a kind nobody
+    has is `false` in SQL instead of a lookup per customer. It changes no answer."""
+
+    scopes: frozenset[str]  # suppression scopes with a live entry for the channel
+    caps: bool  # some customer has a frequency cap on the channel
+
+
+ALL_PRESENT = Present(frozenset({"customer", "email", "phone"}), True)
+
+
+def present(conn: Connection, channel: str, now: datetime) -> Present:
+    """What exists now for `channel` (see Present)."""
+    s, ps = activation_suppressions.c, preference_state.c
+    scopes = frozenset(conn.execute(select(s.scope).where(
+        or_(s.channel.is_(None), s.channel == channel),
+        or_(s.expires_at.is_(None), s.expires_at > now)).distinct()).scalars())
+    caps = channel in CAPPED_CHANNELS and conn.execute(select(ps.customer_id).where(
+        ps.kind == "channel", ps.key == channel, ps.cap_count.is_not(None)).limit(1)).first() is not None
+    return Present(scopes, caps)
+
+
+class Facts(NamedTuple):
+    """What the gate decides on, for one customer and one destination, at one moment."""
+
+    flags: SubjectFlags
+    suppressed: bool
+    reachable: bool
+    capped: bool
+
+
+def reason(purpose: Purpose, facts: Facts) -> Code | None:
+    """Why the message must not leave, or None when it may.
+
+    Suppression first (a hard bounce or a legal hold holds whatever the person chose), then
+    the subject's own choices, then whether they can be reached at all, then the cap.
+    """
+    if facts.suppressed:
+        return Code.SUPPRESSED
+    subject = decide_subject(purpose, facts.flags)
+    if not subject.allowed:
+        return subject.code
+    if not facts.reachable:
+        return Code.NO_CONTACT
+    if facts.capped:
+        return Code.FREQUENCY_CAPPED
+    return None
+
+
+def epoch(moment: datetime) -> int:
+    """Whole seconds since 1970 (the unit `sent_epoch` is kept in)."""
+    return int(moment.timestamp())
+
+
+# --- the facts, as SQL over `customers` ------------------------------------------------------
+
+
+def suppressed(customer_id: ColumnElement[int], channel: str, now: datetime,
+               there: Present = ALL_PRESENT) -> ColumnElement[bool]:
+    """The customer or one of their addresses is on the suppression list for `channel`."""
+    s = activation_suppressions.c
+    live = and_(or_(s.channel.is_(None), s.channel == channel),
+                or_(s.expires_at.is_(None), s.expires_at > now))
+    checks: list[ColumnElement[bool]] = []
+    if "customer" in there.scopes:
+        checks.append(exists(select(s.id).where(
+            s.scope == "customer", s.customer_id == customer_id, live)))
+    for scope, column in (("email", customers.c.email_bidx), ("phone", customers.c.phone_bidx)):
+        if scope in there.scopes:
+            checks.append(and_(column.is_not(None), exists(select(s.id).where(
+                s.scope == scope, s.digest == column, live))))
+    return or_(*checks) if checks else false()
+
+
+def reachable(channel: str) -> ColumnElement[bool]:
+    """The customer has what `channel` reaches them through."""
+    c = customers.c
+    if channel == "email":
+        return c.email.is_not(None)
+    if channel == "sms":
+        return c.phone.is_not(None)
+    if channel == "ads_audience":
+        return or_(c.email.is_not(None), c.phone.is_not(None))
+    return true()  # push: the app reaches its installs through the destination's pseudonym
+
+
+def capped(customer_id: ColumnElement[int], channel: str,
+           there: Present = ALL_PRESENT) -> ColumnElement[bool]:
+    """The customer's frequency cap on `channel` is reached by messages already sent.
+
+    Bound parameter `now_epoch` (seconds): the window is the cap's period before it.
+    """
+    if channel not in CAPPED_CHANNELS or not there.caps:
+        return false()
+    ps, m = preference_state.c, activation_messages.c
+    sent = (
+        select(func.count()).select_from(activation_messages)
+        .where(m.customer_id == customer_id, m.channel == channel, m.kind == "message",
+               m.status == "sent", m.sent_epoch > NOW_EPOCH - ps.cap_period_days * 86400)
+        .scalar_subquery()
+    )
+    return exists(select(ps.customer_id).where(
+        ps.customer_id == customer_id, ps.kind == "channel", ps.key == channel,
+        ps.cap_count.is_not(None), ps.cap_count <= sent,
+    ))
+
+
+def fact_columns(purpose: Purpose, channel: str, now: datetime,
+                 there: Present = ALL_PRESENT) -> list[Any]:
+    """The facts as labelled columns of a select over `customers` (see `facts_of`)."""
+    cid = customers.c.id
+    return [
+        *subject_flag_columns(cid, purpose, now),
+        suppressed(cid, channel, now, there).label("_suppressed"),
+        reachable(channel).label("_reachable"),
+        capped(cid, channel, there).label("_capped"),
+    ]
+
+
+FACT_LABELS = ("_suppressed", "_reachable", "_capped")
+
+
+def allowed_condition(purpose: Purpose, channel: str, now: datetime,
+                      there: Present = ALL_PRESENT) -> ColumnElement[bool]:
+    """The SQL condition under which `reason` lets the message leave.
+
+    Derived from `reason` (every combination of the facts it allows), like
+    `gateway.consent.state.subject_allows` from `decide_subject`.
+    """
+    cid = customers.c.id
+    flag_cols = [c.element for c in subject_flag_columns(cid, purpose, now)]
+    exprs = [*flag_cols, suppressed(cid, channel, now, there), reachable(channel),
+             capped(cid, channel, there)]
+    n_flags = len(SubjectFlags._fields)
+    combos = [
+        combo for combo in product((False, True), repeat=len(exprs))
+        if reason(purpose, Facts(SubjectFlags(*combo[:n_flags]), *combo[n_flags:])) is None
+    ]
+    if not combos:
+        return false()
+    values = [frozenset(c[i] for c in combos) for i in range(len(exprs))]
+    total = 1
+    for v in values:
+        total *= len(v)
+    if total == len(combos):  # a cube: each fact either irrelevant or fixed
+        fixed = [exprs[i] if True in v else not_(exprs[i])
+                 for i, v in enumerate(values) if len(v) == 1]
+        return and_(*fixed) if fixed else true()
+    return or_(*(and_(*(e if on else not_(e) for e, on in zip(exprs, combo, strict=True)))
+                 for combo in combos))

@@ -1,0 +1,139 @@
+"""Scoring every customer who may be profiled with the active models, and reading the
+scores back with their explanations.
+
+Scores are computed from the facts the compute job stored (gateway/segmentation/compute.py),
+so `segments compute` runs first. A customer who may not be profiled is never scored, and
+loses every score on the next run of either job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, select
+
+from gateway.consent.purposes import Purpose
+from gateway.consent.state import subject_allows
+from gateway.profile.tables import customers
+from gateway.scoring.features import FactColumns, columns_from_rows, raw_features
+from gateway.scoring.model import Factor, LinearModel, explain
+from gateway.scoring.tables import customer_scores, score_models
+from gateway.scoring.train import MODELS
+from gateway.segmentation import aggregate
+from gateway.segmentation.compute import purge
+from gateway.segmentation.tables import customer_attributes
+from gateway.store.bulk import upsert
+
+WRITE_BATCH = 50_000
+_CACHE: dict[str, LinearModel] = {}
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """The active version of one model."""
+
+    name: str
+    version: int
+    model: LinearModel
+
+
+def load_model(artifact: bytes, digest: str) -> LinearModel:
+    """The model of a stored artifact (checked against its hash once per process)."""
+    found = _CACHE.get(digest)
+    if found is None:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        found = _CACHE[digest] = LinearModel.from_bytes(artifact, digest)
+    return found
+
+
+def active_models(conn: Connection) -> list[ActiveModel]:
+    """The active version of each model, by name."""
+    m = score_models.c
+    rows = conn.execute(select(m.name, m.version, m.artifact, m.artifact_sha256)
+                        .where(m.active.is_(True)).order_by(m.name)).all()
+    return [ActiveModel(r.name, r.version, load_model(r.artifact, r.artifact_sha256)) for r in rows]
+
+
+def _fact_select(conn: Connection) -> Any:
+    a = customer_attributes.c
+    return select(a.customer_id, a.purchases, a.spent_eur_cents / 100.0, a.last_purchase_ts,
+                  aggregate.epoch(conn, customers.c.created_at), a.email_opens, a.email_clicks,
+                  a.web_visits, a.last_email_ts, a.last_web_ts).join(
+        customers, customers.c.id == a.customer_id)
+
+
+def stored_facts(conn: Connection, ids: Sequence[int]) -> dict[int, FactColumns]:
+    """The stored facts of each of `ids` that has any (one-row columns each)."""
+    rows = conn.execute(_fact_select(conn).where(customer_attributes.c.customer_id.in_(list(ids))))
+    return {r[0]: columns_from_rows([tuple(r[1:])]) for r in rows}
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    scored: int
+    models: tuple[str, ...]
+    removed: int
+
+
+def score_all(engine: Engine, profiling: Purpose, now: datetime,
+              progress: Callable[[int], None] | None = None) -> ScoreReport:
+    """Score every customer who may be profiled and has computed facts; purge the others."""
+    with engine.begin() as conn:
+        removed = purge(conn, profiling, now)
+    with engine.connect() as conn:
+        models = active_models(conn)
+        rows = conn.execute(_fact_select(conn).where(
+            subject_allows(customers.c.id, profiling, now)).order_by(customer_attributes.c.customer_id)).all()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    raw = raw_features(columns_from_rows([tuple(r[1:]) for r in rows]), now.timestamp())
+    out: list[tuple[Any, ...]] = []
+    for m in models:
+        values = m.model.predict(raw)
+        out.extend(zip(ids.tolist(), [m.name] * ids.size, [m.version] * ids.size,
+                       values.tolist(), [now] * ids.size, strict=True))
+    columns = ("customer_id", "model", "version", "value", "scored_at")
+    with engine.begin() as conn:
+        for start in range(0, len(out), WRITE_BATCH):
+            part = out[start:start + WRITE_BATCH]
+            upsert(conn, customer_scores, columns, part, ("customer_id", "model"))
+            if progress is not None:
+                progress(len(part))
+    return ScoreReport(int(ids.size), tuple(m.name for m in models), removed)
+
+
+@dataclass(frozen=True)
+class Score:
+    """One score of one customer, with the reasons behind it."""
+
+    model: str
+    version: int
+    value: float
+    scored_at: datetime
+    explanation: list[Factor]
+
+
+def scores_of(conn: Connection, ids: Sequence[int]) -> dict[int, list[Score]]:
+    """The scores of each of `ids`, each explained from the facts it was computed from."""
+    if not ids:
+        return {}
+    s, m = customer_scores.c, score_models.c
+    rows = conn.execute(select(s.customer_id, s.model, s.version, s.value, s.scored_at, m.artifact,
+                               m.artifact_sha256)
+                        .join(score_models, (m.name == s.model) & (m.version == s.version))
+                        .where(s.customer_id.in_(list(ids))).order_by(s.customer_id, s.model)).all()
+    facts = stored_facts(conn, ids)
+    out: dict[int, list[Score]] = {}
+    for r in rows:
+        model = load_model(r.artifact, r.artifact_sha256)
+        found = facts.get(r.customer_id)
+        why = MODELS[r.model].description if r.model in MODELS else f"the {r.model} score"
+        explanation = (explain(model, raw_features(found, r.scored_at.timestamp())[0], why)
+                       if found is not None else [])
+        out.setdefault(r.customer_id, []).append(
+            Score(r.model, r.version, float(r.value), r.scored_at, explanation))
+    return out

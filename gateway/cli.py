@@ -14,6 +14,7 @@ from gateway.activation.cli import activation_cli
 from gateway.audit.cli import audit_cli
 from gateway.config import Settings, require_policy_dir
 from gateway.consent import cli as consent_cli
+from gateway.linkage.cli import ingest_command, linkage_cli
 from gateway.portal.cli import portal_cli
 from gateway.privacy.cli import keys_cli
 from gateway.profile.cli import customers_cli
@@ -31,6 +32,7 @@ DEMO_APPS = {
     "call_center": ("demo-call-center", "support"),
     "compliance_officer": ("demo-compliance", "compliance_audit"),
     "linkage": ("demo-linkage", "identity_resolution"),
+    "data_steward": ("demo-data-steward", "identity_resolution"),
 }
 
 
@@ -307,6 +309,8 @@ main.add_command(segments_cli)
 main.add_command(scores_cli)
 main.add_command(activation_cli)
 main.add_command(retention_cli)
+main.add_command(linkage_cli)
+main.add_command(ingest_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,12 +40,11 @@ def small_disk(path: Path, megabytes: int) -> Iterator[Path]:
 
 def _fill(disk: Path) -> Path:
     filler = disk / "filler"
-    with filler.open("wb") as out:
-        with contextlib.suppress(OSError):
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
-                os.fsync(out.fileno())
+    with filler.open("wb") as out, contextlib.suppress(OSError):
+        while True:
+            out.write(b"\0" * 65536)
+            out.flush()
+            os.fsync(out.fileno())
     return filler
 
 

@@ -38,9 +38,18 @@ C1_LABEL = "c1 gateway _handle, support/service"
 
 
 def _settings(db: BenchDatabase) -> Any:
+    import os
+    import tempfile
+
+    from bench._servers import _rate_limits
     from gateway.config import Settings
 
-    return Settings(database_url=db.url, master_key=db.master_key, policy_dir=POLICY_DIR)
+    # The limiter as the servers run it (BENCH_RATE_LIMITS), with limits that never refuse.
+    limits = _rate_limits(dict(os.environ), Path(tempfile.mkdtemp(prefix="bench-limits-")))
+    return Settings(database_url=db.url, master_key=db.master_key,
+                    policy_dir=Path(limits.get("GATEWAY_POLICY_DIR", POLICY_DIR)),
+                    rate_limits=limits["GATEWAY_RATE_LIMITS"] == "on",
+                    rate_limit_storage=limits.get("GATEWAY_RATE_LIMIT_STORAGE", "memory://"))
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -112,6 +113,22 @@ def uvicorn_command(app: str, port: int) -> list[str]:
     return cmd
 
 
+def _rate_limits(env: dict[str, str], workdir: Path) -> dict[str, str]:
+    """BENCH_RATE_LIMITS=off|memory|redis (default memory, the gateway's default): the limiter
+    runs on every request with limits too high to refuse any, so its cost is measured."""
+    mode = env.get("BENCH_RATE_LIMITS", "memory")
+    if mode == "off":
+        return {"GATEWAY_RATE_LIMITS": "off"}
+    policies = workdir / "policies"
+    if not policies.exists():
+        shutil.copytree(POLICY_DIR, policies)
+        (policies / "limits.yaml").write_text(
+            "default: {requests: 1000000/second, rows: 1000000000/minute}\n")
+    storage = "redis://127.0.0.1:6379/0" if mode == "redis" else "memory://"
+    return {"GATEWAY_RATE_LIMITS": "on", "GATEWAY_RATE_LIMIT_STORAGE": storage,
+            "GATEWAY_POLICY_DIR": str(policies)}
+
+
 def _environment(db: BenchDatabase, workdir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
@@ -124,6 +141,7 @@ def _environment(db: BenchDatabase, workdir: Path) -> dict[str, str]:
         "BENCH_WHATIF": env.get("BENCH_WHATIF", ""),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
     })
+    env.update(_rate_limits(env, workdir))
     return env
 
 

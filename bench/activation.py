@@ -9,12 +9,12 @@ One run, from nothing, cleaned up after:
    marketing_email, and some objected (4%), opted out of email (3%), restricted (2%),
    suppressed (1%), without an email (1%), with a cap of one email a week (10%).
 2. A receiver in its own process (bench/_receiver.py) and a webhook destination to it.
-3. A campaign whose audience is every customer. Segments (gateway/segmentation) were not in
-   this branch when this was written: the audience is an explicit list (the segment's
-   stand-in, `activation_audience`), and the floor is a plain SQL count of it:
-   `SELECT count(*) FROM activation_audience WHERE campaign_id = ?`.
-4. `--runs` alternations of floor and dry run (counts per exclusion reason, in one SQL
-   statement per audience); medians and the ratio dry run / floor (target: within 3x).
+3. A segment (gateway/segmentation) `lifecycle = "active"`: every customer, and a campaign
+   over it. Two floors in the same run: the segment's own count (`gateway.segmentation.
+   store.count`: its rule plus the profiling gate, as its members are taken) and a bare
+   `SELECT count(*) FROM customers WHERE lifecycle_stage = 'active'`.
+4. `--runs` alternations of floors and dry run (counts per exclusion reason, in one SQL
+   statement over the segment); medians and the ratios dry run / floor (target: within 3x).
 5. The real run: the plan (INSERT ... SELECT of the allowed), then `consent-gateway
    activation work --once` in a subprocess to the receiver (every message gated again and
    its payload read through the profile read path); wall time, messages per second and the
@@ -170,36 +170,42 @@ def seed(services: Any, customers: int) -> dict[str, int]:
     return counts
 
 
-def audience(services: Any, act: Any, customers: int) -> str:
-    """The campaign over every customer (the segment's stand-in)."""
-    from sqlalchemy import insert
-
+def audience(services: Any, act: Any) -> tuple[str, Any]:
+    """A segment of every active customer (gateway/segmentation) and the campaign over it."""
     from gateway.activation.campaigns import CampaignInput, create_campaign
     from gateway.activation.service import CLI
-    from gateway.activation.tables import activation_audience
+    from gateway.profile.fields import CUSTOMER_FIELDS
+    from gateway.segmentation.store import create_segment
 
+    profiling = services.purposes.by_name["profiling"]
+    plan = services.policy.plan("marketing", profiling, CUSTOMER_FIELDS)
     with services.engine.begin() as conn:
+        info = create_segment(conn, plan, name="bench-active", definition='lifecycle = "active"',
+                              description=None, actor="bench", now=datetime.now(UTC))
         found = create_campaign(conn, act, CLI, CampaignInput(
             name="bench", destination="bench-esp", purpose="marketing_email",
-            template="newsletter", customer_ids=(1,)))
-        for start in range(2, customers + 1, 50_000):
-            conn.execute(insert(activation_audience), [
-                {"campaign_id": found.id, "customer_id": c}
-                for c in range(start, min(start + 50_000, customers + 1))])
-    return found.ref
+            template="newsletter", segment_id=str(info.id)))
+    return found.ref, info
 
 
-def floor_count(services: Any, campaign_id: int) -> tuple[float, int]:
+def floor_counts(services: Any, info: Any) -> tuple[float, float, int]:
+    """The segment counted by gateway/segmentation (its rule and the profiling gate), and a
+    bare count of its rule; seconds of each, and the members."""
     from sqlalchemy import func, select
 
-    from gateway.activation.tables import activation_audience
+    from gateway.profile.tables import customers
+    from gateway.segmentation.store import count
 
-    a = activation_audience.c
-    started = time.perf_counter()
+    profiling = services.purposes.by_name["profiling"]
     with services.engine.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(activation_audience)
-                         .where(a.campaign_id == campaign_id)).scalar_one()
-    return time.perf_counter() - started, int(n)
+        started = time.perf_counter()
+        members = count(conn, info.rule(), profiling, datetime.now(UTC), profiling)
+        segment = time.perf_counter() - started
+        started = time.perf_counter()
+        conn.execute(select(func.count()).select_from(customers)
+                     .where(customers.c.lifecycle_stage == "active")).scalar_one()
+        bare = time.perf_counter() - started
+    return segment, bare, members
 
 
 def dry(services: Any, act: Any, ref: str) -> tuple[float, Any]:
@@ -257,13 +263,20 @@ def trigger_latency(services: Any, act: Any, url: str, base: str, events: int, p
                               env=worker_env(url, base, poll), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        time.sleep(3)  # the worker's first pass (it reads the ledgers once)
         with services.engine.connect() as conn:
             names = get_destination(conn, name="esp-email").pseudonyms(act)
         rng = random.Random(11)
         sent: dict[str, float] = {}
-        candidates = rng.sample(range(1, customers + 1), min(customers, events * 3))
-        for cid in candidates[:events]:
+        candidates = [c for c in rng.sample(range(1, customers + 1), min(customers, events * 4))
+                      if _welcome_allowed(services, c)][:events + 1]
+        # Warm-up: the worker has started and done its first pass once this one arrives.
+        warm = candidates.pop()
+        with services.engine.begin() as conn:
+            record_event(conn, act, CLI, EventInput(kind="signup", source="bench", customer_id=warm))
+        deadline = time.monotonic() + 300
+        while names.customer_id(warm) not in stats(base)["arrivals"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for cid in candidates:
             recorded = time.time()
             with services.engine.begin() as conn:
                 record_event(conn, act, CLI, EventInput(kind="signup", source="bench", customer_id=cid))
@@ -272,7 +285,7 @@ def trigger_latency(services: Any, act: Any, url: str, base: str, events: int, p
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             arrivals = stats(base)["arrivals"]
-            if all(r in arrivals for r in sent if _eligible(services, act, r, names)):
+            if all(r in arrivals for r in sent):
                 break
             time.sleep(0.5)
         arrivals = stats(base)["arrivals"]
@@ -291,25 +304,24 @@ def trigger_latency(services: Any, act: Any, url: str, base: str, events: int, p
             "max_ms": 1000 * latencies[-1]}
 
 
-_ELIGIBLE: dict[str, bool] = {}
+def _welcome_allowed(services: Any, cid: int) -> bool:
+    """The gate would let a welcome email through: consented, no objection, restriction,
+    opt-out or suppression (so each probe measures a delivery, not an exclusion)."""
+    from sqlalchemy import select
 
+    from gateway.activation.gate import Facts, capped, epoch, reachable, reason, suppressed
+    from gateway.consent.state import flags_of, subject_flag_columns
+    from gateway.profile.tables import customers
 
-def _eligible(services: Any, act: Any, recipient: str, names: Any) -> bool:
-    """Will the gate let the welcome through (so the receiver should get it)?"""
-    if recipient not in _ELIGIBLE:
-        from sqlalchemy import select
-
-        from gateway.activation.tables import activation_messages
-
-        m = activation_messages.c
-        cid = names.resolve_customer(recipient)
-        with services.engine.connect() as conn:
-            row = conn.execute(select(m.status).where(m.customer_id == cid, m.rule == "welcome_series",
-                                                      m.step == 0)).first()
-        if row is None or row.status in ("pending", "sending"):
-            return True
-        _ELIGIBLE[recipient] = row.status == "sent"
-    return _ELIGIBLE[recipient]
+    purpose = services.purposes.by_name["marketing_email"]
+    now = datetime.now(UTC)
+    stmt = select(customers.c.id, *subject_flag_columns(customers.c.id, purpose, now),
+                  suppressed(customers.c.id, "email", now).label("s"),
+                  reachable("email").label("r"), capped(customers.c.id, "email").label("c"),
+                  ).where(customers.c.id == cid)
+    with services.engine.connect() as conn:
+        row = conn.execute(stmt, {"now_epoch": epoch(now)}).one()
+    return reason(purpose, Facts(flags_of(row), bool(row.s), bool(row.r), bool(row.c))) is None
 
 
 def main() -> None:
@@ -349,24 +361,26 @@ def main() -> None:
                 create_destination(conn, act, CLI, DestinationInput(
                     name=name, kind="webhook", channel="email", purpose="marketing_email",
                     fields=("firstName", "email"), url=f"{base}/hook"))
-        ref = audience(services, act, args.customers)
-        from gateway.activation.campaigns import get_campaign
-
-        with services.engine.connect() as conn:
-            campaign_id = get_campaign(conn, ref).id
-        floors, drys = [], []
+        ref, info = audience(services, act)
+        segment_floors, bare_floors, drys = [], [], []
         result = None
+        members = 0
         for _ in range(args.runs):
-            seconds, members = floor_count(services, campaign_id)
-            floors.append(seconds)
+            segment, bare, members = floor_counts(services, info)
+            segment_floors.append(segment)
+            bare_floors.append(bare)
             seconds, result = dry(services, act, ref)
             drys.append(seconds)
         assert result is not None and result.audience == members
-        out["floor_count_s"] = statistics.median(floors)
+        out["floor_segment_count_s"] = statistics.median(segment_floors)
+        out["floor_bare_count_s"] = statistics.median(bare_floors)
         out["dry_run_s"] = statistics.median(drys)
-        out["dry_over_floor"] = out["dry_run_s"] / out["floor_count_s"]
+        out["dry_over_segment_count"] = out["dry_run_s"] / out["floor_segment_count_s"]
+        out["dry_over_bare_count"] = out["dry_run_s"] / out["floor_bare_count_s"]
         out["dry_run"] = result.counts()
-        print(json.dumps({k: out[k] for k in ("floor_count_s", "dry_run_s", "dry_over_floor")}))
+        print(json.dumps({k: out[k] for k in ("floor_segment_count_s", "floor_bare_count_s",
+                                              "dry_run_s", "dry_over_segment_count",
+                                              "dry_over_bare_count")}))
         if not args.skip_real:
             out["real_run"] = real_run(services, act, ref, url, base)
             print(json.dumps(out["real_run"]))

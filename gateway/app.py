@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 from collections.abc import AsyncIterator
 
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.activation.service import Activation
@@ -21,6 +22,10 @@ from gateway.audit.startup import record_startup
 from gateway.auth.apps import Authenticator
 from gateway.config import Settings, require_policy_dir
 from gateway.consent.purposes import load_purposes
+from gateway.ops import metrics
+from gateway.ops.health import Readiness, ready
+from gateway.ops.logs import silence_casbin
+from gateway.ops.ratelimit import limiter_for
 from gateway.policy import PolicyEngine
 from gateway.portal.settings import PortalSettings
 from gateway.portal.web import build_portal
@@ -34,6 +39,7 @@ from gateway.store.db import make_engine
 def build_services(settings: Settings) -> Services:
     """The long-lived parts of a gateway process, from its settings."""
     require_policy_dir(settings.policy_dir)
+    silence_casbin()  # casbin logs the whole model and policy at INFO while loading them
     engine = make_engine(settings.database_url)
     purposes = load_purposes(settings.policy_dir / "purposes.yaml")
     master = load_or_create_master_key(settings.master_key, settings.master_key_file)
@@ -51,6 +57,8 @@ def build_services(settings: Settings) -> Services:
         signer=signer,
         vault=vault,
         activation=Activation.build(settings, purposes, policy, pseudonyms, vault, signer),
+        limiter=limiter_for(settings.rate_limits, settings.rate_limit_storage,
+                            settings.policy_dir / "limits.yaml", settings.rate_limit_namespace),
     )
 
 
@@ -89,6 +97,27 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    readiness = Readiness(services.engine, services.vault, services.policy,
+                          services.settings.database_url)
+
+    async def livez(_request: Request) -> JSONResponse:
+        # The event loop answered: alive. Nothing else is checked (a database outage must
+        # not make an orchestrator restart every replica).
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(_request: Request) -> JSONResponse:
+        checks = await run_in_threadpool(readiness.check)
+        limiter = services.limiter
+        report: dict[str, object] = {"status": "ready" if ready(checks) else "unavailable",
+                                     "checks": checks}
+        if limiter is not None:  # reported, not required: the limiter fails open
+            report["rate_limit_storage"] = "ok" if await run_in_threadpool(limiter.ping) else "down"
+        return JSONResponse(report, status_code=200 if ready(checks) else 503)
+
+    async def metrics_endpoint(_request: Request) -> Response:
+        body, media = await run_in_threadpool(metrics.render)
+        return Response(body, media_type=media)
+
     async def jwks(_request: Request) -> JSONResponse:
         return JSONResponse(services.signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
@@ -104,16 +133,22 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
             running = start_in_thread(services.engine, services.activation)
         yield
+        # uvicorn stops accepting, lets in-flight requests finish (their audit entries are
+        # written before their answers leave), then runs this.
         if running is not None:
             running[0].stop()
             running[1].join(timeout=30)  # let it finish the batch in hand
             running[0].close()
         services.engine.dispose()
+        metrics.worker_exited(os.getpid())
 
     app = Starlette(
         routes=[
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/livez", livez, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
             Mount("/portal", app=build_portal(services, portal)),
         ],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -15,9 +14,11 @@ from gateway.activation.cli import activation_cli
 from gateway.audit.cli import audit_cli
 from gateway.config import Settings, require_policy_dir
 from gateway.consent import cli as consent_cli
+from gateway.linkage.cli import ingest_command, linkage_cli
 from gateway.portal.cli import portal_cli
 from gateway.privacy.cli import keys_cli
 from gateway.profile.cli import customers_cli
+from gateway.retention.cli import retention_cli
 from gateway.rights.cli import rights_cli
 from gateway.scoring.cli import scores_cli
 from gateway.segmentation.cli import segments_cli
@@ -31,6 +32,7 @@ DEMO_APPS = {
     "call_center": ("demo-call-center", "support"),
     "compliance_officer": ("demo-compliance", "compliance_audit"),
     "linkage": ("demo-linkage", "identity_resolution"),
+    "data_steward": ("demo-data-steward", "identity_resolution"),
 }
 
 
@@ -239,16 +241,39 @@ def serve(host: str, port: int, workers: int, migrate: bool) -> None:
     """Serve the gateway over HTTP (uvicorn)."""
     import uvicorn
 
+    from gateway.ops.logs import configure_logging, logging_config
+
     settings = _settings()
+    configure_logging(settings.log_level, json=settings.log_format == "json")
     if migrate:
         from gateway.store.migrate import upgrade
 
         upgrade(settings.database_url)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _metrics_dir()
     uvicorn.run(
         "gateway.app:create_app", factory=True, host=host, port=port, workers=workers,
         log_level=settings.log_level, proxy_headers=False, server_header=False,
+        # JSON lines from every worker; no access log (it holds the client's address).
+        log_config=logging_config(settings.log_level, json=settings.log_format == "json"),
+        access_log=False, timeout_graceful_shutdown=settings.shutdown_seconds,
+        # uvicorn restarts a worker that does not answer its ping within this many seconds;
+        # its default (5) kills workers still starting on a loaded machine, again and again.
+        timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
     )
+
+
+def _metrics_dir() -> None:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for this server's workers (kept if set: containers)."""
+    import os
+    import tempfile
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()  # counters of an earlier server would add up with ours
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
 
 
 @main.group()
@@ -283,6 +308,9 @@ main.add_command(portal_cli)
 main.add_command(segments_cli)
 main.add_command(scores_cli)
 main.add_command(activation_cli)
+main.add_command(retention_cli)
+main.add_command(linkage_cli)
+main.add_command(ingest_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -96,9 +96,17 @@ class Settings:
     # GET for queries: off, since a URL (variables included: an email filter, say) ends up in
     # proxy and access logs; mutations are never run through GET.
     http_get: bool = False
+    # Rate limits and quotas per role (policies/limits.yaml), counted in this storage:
+    # redis://127.0.0.1:6379/0 to share them across workers and replicas (see README).
+    rate_limits: bool = True
+    rate_limit_storage: str = "memory://"
+    rate_limit_namespace: str = "gateway"  # key prefix: deployments sharing a Redis differ
     app_cache_seconds: int = 5
     threads_per_worker: int = 2
     log_level: str = "info"
+    log_format: str = "json"  # json lines (production) or text (GATEWAY_LOG_FORMAT=text)
+    shutdown_seconds: int = 30  # on SIGTERM, how long in-flight requests may still take
+    worker_healthcheck_seconds: int = 60  # a worker silent for this long is restarted
     audit_checkpoint_every: int = 1000  # sign the chain head every N entries ...
     audit_checkpoint_seconds: int = 60  # ... or when the last checkpoint is older than this
     audit_archive_dir: Path = Path("./var/archive")
@@ -138,9 +146,15 @@ class Settings:
             max_directives=_int("GATEWAY_MAX_DIRECTIVES", 20),
             introspection=_bool("GATEWAY_INTROSPECTION", False),
             http_get=_bool("GATEWAY_HTTP_GET", False),
+            rate_limits=_bool("GATEWAY_RATE_LIMITS", True),
+            rate_limit_storage=env.get("GATEWAY_RATE_LIMIT_STORAGE") or "memory://",
+            rate_limit_namespace=env.get("GATEWAY_RATE_LIMIT_NAMESPACE") or "gateway",
             app_cache_seconds=_int("GATEWAY_APP_CACHE_SECONDS", 5),
             threads_per_worker=_int("GATEWAY_THREADS_PER_WORKER", 2),
             log_level=env.get("GATEWAY_LOG_LEVEL") or "info",
+            log_format=env.get("GATEWAY_LOG_FORMAT") or "json",
+            shutdown_seconds=_int("GATEWAY_SHUTDOWN_SECONDS", 30),
+            worker_healthcheck_seconds=_int("GATEWAY_WORKER_HEALTHCHECK_SECONDS", 60),
             audit_checkpoint_every=_int("GATEWAY_AUDIT_CHECKPOINT_EVERY", 1000),
             audit_checkpoint_seconds=_int("GATEWAY_AUDIT_CHECKPOINT_SECONDS", 60),
             audit_archive_dir=Path(env.get("GATEWAY_AUDIT_ARCHIVE_DIR") or "./var/archive"),

@@ -27,3 +27,16 @@ class ServiceError(Exception):
         if self.field is not None:
             ext["field"] = self.field
         return ext
+
+
+class MergedError(ServiceError):
+    """The id names a person merged into another: `survivor` is the survivor's id for the
+    caller (its own pseudonym), in `extensions.survivor`."""
+
+    def __init__(self, survivor: str, field: str | None = None) -> None:
+        super().__init__(Code.MERGED, "this person was merged into another; use extensions.survivor", field)
+        self.survivor = survivor
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {**super().extensions, "survivor": self.survivor}

@@ -33,9 +33,14 @@ _serial = itertools.count(1)
 
 
 def settings_for(url: str, workdir: Path, **overrides: Any) -> Settings:
-    """Settings for a test gateway on `url` (`overrides`: other Settings fields)."""
+    """Settings for a test gateway on `url` (`overrides`: other Settings fields).
+
+    Rate limits are off unless a test turns them on: a test process sends requests faster
+    than any app would be allowed to.
+    """
+    given: dict[str, Any] = {"rate_limits": False, "policy_dir": REPO / "policies", **overrides}
     return Settings(database_url=url, master_key=MASTER_KEY, master_key_file=workdir / "master.key",
-                    policy_dir=REPO / "policies", **overrides)
+                    **given)
 
 
 @dataclass

@@ -84,7 +84,7 @@ def stop(server: LiveServer, timeout: float = 20) -> int:
     return int(server.process.returncode)
 
 
-def _wait_ready(server: LiveServer, path: str, timeout: float = 60) -> None:
+def _wait_ready(server: LiveServer, path: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -95,4 +95,5 @@ def _wait_ready(server: LiveServer, path: str, timeout: float = 60) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"the gateway did not become ready: {server.output()[-2000:]}")
+    output = server.output()
+    raise RuntimeError(f"the gateway did not become ready: {output[:2500]} ... {output[-1500:]}")

@@ -1,31 +1,36 @@
 """Who a campaign is for: a segment (gateway/segmentation), or an explicit list of customers.
 
-Both answer the same two questions: the internal ids of the members (streamed), and, when
-the audience can say it in SQL, a select of those ids, so that a dry run or a plan runs as
-one statement instead of a stream of chunks.
+Both answer the same two questions: the internal ids of the members (streamed), and the
+members as SQL over `customers` (a from-clause and a condition), so that a dry run or a plan
+runs as one statement over the audience instead of a stream of chunks.
 
-Segments come from gateway/segmentation (issue 11) through its published contract
-`segment_members(conn, segment_id, *, version, purpose, now)` and `get_segment(conn,
-segment_id, version)`. A segment is a profiling result: its members are asked for under the
-`profiling` purpose (a customer who objected to profiling is in no segment), and the
-campaign's own purpose is then decided per customer by the gate, which is what lets a dry
-run say why each excluded member is excluded.
+Segments come from gateway/segmentation through its published contract: `segment_members(
+conn, segment_id, *, version, purpose, now)` and `get_segment(conn, segment_id, version)`
+(NOT_FOUND for an unknown segment or version), and, for the SQL form, the same `membership`
+the contract compiles the rule with. A segment is a profiling result: its members are taken
+under the `profiling` purpose (a customer who objected to profiling is in no segment), and
+the campaign's own purpose is then decided per member by the gate, which is what lets a dry
+run say why each excluded member is excluded. What membership reveals is the segment's
+`categories` (the fields its rule reads): a campaign may send it only where
+`decide_all(role, purpose, categories)` allows.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from types import ModuleType
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import ColumnElement, Connection, FromClause, func, select
 
 from gateway.activation.tables import activation_audience
+from gateway.consent.purposes import Purpose
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
+from gateway.profile.tables import customers
+from gateway.segmentation.compile import membership
+from gateway.segmentation.members import SegmentInfo, get_segment, segment_members
 
 SEGMENT_PURPOSE = "profiling"
 
@@ -33,22 +38,20 @@ SEGMENT_PURPOSE = "profiling"
 class Audience(Protocol):
     """The members of a campaign."""
 
-    @property
-    def kind(self) -> str:
-        """segment or list."""
-        ...
-
-    @property
-    def categories(self) -> tuple[str, ...]:
-        """The data categories membership reveals to a destination (a segment: derived)."""
-        ...
-
     def members(self, conn: Connection, now: datetime) -> Iterator[int]:
         """Internal customer ids, each once."""
         ...
 
-    def as_select(self) -> Select[Any] | None:
-        """The ids as one SQL select (column `customer_id`), or None if only streamed."""
+    def sql(self, conn: Connection, now: datetime) -> tuple[FromClause, ColumnElement[bool]]:
+        """The members as SQL: a from-clause holding `customers`, and the condition."""
+        ...
+
+    def categories(self, conn: Connection) -> tuple[str, ...]:
+        """The data categories membership reveals to a destination."""
+        ...
+
+    def stored(self, conn: Connection) -> int | None:
+        """How many members are stored (a list), or None when the SQL form is the audience."""
         ...
 
 
@@ -57,26 +60,33 @@ class ListAudience:
     """An explicit list of customers stored with the campaign (`activation_audience`)."""
 
     campaign_id: int
-    kind: str = "list"
-    categories: tuple[str, ...] = ()
 
     def members(self, conn: Connection, now: datetime) -> Iterator[int]:
         a = activation_audience.c
-        stmt = select(a.customer_id).where(a.campaign_id == self.campaign_id).order_by(a.customer_id)
-        for (cid,) in conn.execute(stmt):
+        for (cid,) in conn.execute(select(a.customer_id).where(a.campaign_id == self.campaign_id)
+                                   .order_by(a.customer_id)):
             yield int(cid)
 
-    def as_select(self) -> Select[Any]:
+    def stored(self, conn: Connection) -> int | None:
+        """How many ids the list holds (some may name customers erased since)."""
         a = activation_audience.c
-        return select(a.customer_id.label("customer_id")).where(a.campaign_id == self.campaign_id)
+        return int(conn.execute(select(func.count()).select_from(activation_audience)
+                                .where(a.campaign_id == self.campaign_id)).scalar_one())
+
+    def sql(self, conn: Connection, now: datetime) -> tuple[FromClause, ColumnElement[bool]]:
+        a = activation_audience.c
+        source = customers.join(activation_audience, a.customer_id == customers.c.id)
+        return source, a.campaign_id == self.campaign_id
+
+    def categories(self, conn: Connection) -> tuple[str, ...]:
+        return ()  # a list chosen by hand reveals nothing derived
 
 
-def segments_module() -> ModuleType | None:
-    """gateway.segmentation.members when this gateway has segments, else None."""
-    try:
-        return importlib.import_module("gateway.segmentation.members")
-    except ModuleNotFoundError:
-        return None
+def segment_key(segment_id: str) -> int:
+    """A segment's id as gateway/segmentation knows it; NOT_FOUND for anything else."""
+    if not segment_id.isdigit():
+        raise ServiceError(Code.NOT_FOUND, "no segment with this id", "segmentId")
+    return int(segment_id)
 
 
 @dataclass(frozen=True)
@@ -85,32 +95,38 @@ class SegmentAudience:
 
     segment_id: str
     version: int | None
-    kind: str = "segment"
-    categories: tuple[str, ...] = ("derived",)
+    profiling: Purpose
+
+    def info(self, conn: Connection) -> SegmentInfo:
+        return find_segment(conn, self.segment_id, self.version)
 
     def members(self, conn: Connection, now: datetime) -> Iterator[int]:
-        module = _require_segments()
-        found: Iterator[int] = module.segment_members(
-            conn, _segment_key(self.segment_id), version=self.version, purpose=SEGMENT_PURPOSE,
-            now=now)
-        return (int(i) for i in found)
+        return segment_members(conn, segment_key(self.segment_id), version=self.version,
+                               purpose=self.profiling, now=now, profiling=self.profiling)
 
-    def as_select(self) -> Select[Any] | None:
-        return None
+    def sql(self, conn: Connection, now: datetime) -> tuple[FromClause, ColumnElement[bool]]:
+        found = membership(self.info(conn).rule(), self.profiling, now, self.profiling)
+        return found.source, found.condition
 
+    def categories(self, conn: Connection) -> tuple[str, ...]:
+        return self.info(conn).categories
 
-def _require_segments() -> ModuleType:
-    module = segments_module()
-    if module is None:
-        raise ServiceError(Code.NOT_FOUND, "this gateway has no segments yet", "segmentId")
-    return module
+    def stored(self, conn: Connection) -> int | None:
+        return None  # a rule: its members are the customers it matches now
 
 
-def _segment_key(segment_id: str) -> Any:
-    return int(segment_id) if segment_id.isdigit() else segment_id
+def find_segment(conn: Connection, segment_id: str, version: int | None) -> SegmentInfo:
+    """The segment (at `version`); NOT_FOUND (field segmentId) when there is none."""
+    try:
+        return get_segment(conn, segment_key(segment_id), version)
+    except ServiceError as exc:
+        raise ServiceError(exc.code, exc.message, "segmentId") from exc
 
 
-def check_segment(conn: Connection, segment_id: str, version: int | None) -> None:
-    """NOT_FOUND (field segmentId) unless the segment (at `version`) exists."""
-    module = _require_segments()
-    module.get_segment(conn, _segment_key(segment_id), version)
+def segment_audience(purposes: Any, segment_id: str, version: int | None) -> SegmentAudience:
+    """A segment audience taken under the configured profiling purpose."""
+    profiling = purposes.get(SEGMENT_PURPOSE)
+    if profiling is None:
+        raise ServiceError(Code.PURPOSE_UNKNOWN, "purposes.yaml declares no profiling purpose",
+                           "segmentId")
+    return SegmentAudience(segment_id, version, profiling)

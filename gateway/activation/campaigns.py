@@ -18,11 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from gateway.activation.audience import Audience, ListAudience, SegmentAudience, check_segment
+from gateway.activation.audience import Audience, ListAudience, find_segment, segment_audience
 from gateway.activation.destinations import Destination, get_destination
+from gateway.activation.outbox import cancel_pending
 from gateway.activation.planning import count_reasons, enqueue
 from gateway.activation.service import Activation, Actor
 from gateway.activation.tables import activation_audience, activation_campaigns, activation_runs
+from gateway.consent.purposes import Purposes
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
 from gateway.profile.tables import customers
@@ -79,11 +81,11 @@ class Campaign:
     created_at: datetime
     planned_at: datetime | None
 
-    def audience(self) -> Audience:
-        """The members' source."""
+    def audience(self, purposes: Purposes) -> Audience:
+        """The members' source (a segment is taken under the profiling purpose)."""
         if self.audience_kind == "segment":
             assert self.segment_id is not None
-            return SegmentAudience(self.segment_id, self.segment_version)
+            return segment_audience(purposes, self.segment_id, self.segment_version)
         return ListAudience(self.id)
 
 
@@ -143,14 +145,14 @@ def _check_audience(conn: Connection, activation: Activation, destination: Desti
     if (given.segment_id is None) == (given.customer_ids is None):
         raise _invalid("give either a segment or a list of customers", "segmentId")
     if given.segment_id is not None:
-        try:
-            check_segment(conn, given.segment_id, given.segment_version)
-        except ServiceError as exc:
-            raise ServiceError(exc.code, exc.message, "segmentId") from exc
-        # Sending a segment tells the destination who is in it: derived data.
-        decided = activation.policy.decide_all(destination.role, destination.purpose, ("derived",))
+        info = find_segment(conn, given.segment_id, given.segment_version)
+        # Sending a segment tells the destination who matches its rule: everything the rule
+        # reads (its categories) must be usable by the destination for the purpose.
+        decided = activation.policy.decide_all(destination.role, destination.purpose,
+                                               info.categories)
         if not decided.allowed:
-            raise ServiceError(decided.code, "segments may not be sent for this purpose", "segmentId")
+            raise ServiceError(decided.code, "this segment may not be sent for this purpose",
+                               "segmentId")
         return
     ids = given.customer_ids or ()
     if not ids or len(ids) > MAX_LIST:
@@ -286,8 +288,6 @@ def plan_campaign(conn: Connection, activation: Activation, actor: Actor, ref: s
 
 def cancel_campaign(conn: Connection, activation: Activation, actor: Actor, ref: str) -> Campaign:
     """Cancel a campaign: its messages not yet sent are cancelled too."""
-    from gateway.activation.outbox import cancel_pending
-
     campaign = get_campaign(conn, ref)
     conn.execute(update(activation_campaigns).where(activation_campaigns.c.id == campaign.id)
                  .values(status="cancelled"))

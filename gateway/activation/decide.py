@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import Connection, select
 
 from gateway.activation.campaigns import Campaign, get_campaign_by_id
-from gateway.activation.destinations import Destination
+from gateway.activation.destinations import Destination, get_destination
 from gateway.activation.experiments import CONTROL, assign
 from gateway.activation.gate import CAPPED_CHANNELS, Facts, epoch, reason
 from gateway.activation.gate import reachable as reachable_sql
@@ -63,8 +63,6 @@ def message_token(destination: Destination, names: Pseudonymizer, message_id: in
 
 def resolve_token(activation: Activation, conn: Connection, token: str) -> int | None:
     """The outbox id behind a message's public id, or None when it is not one of ours."""
-    from gateway.activation.destinations import get_destination
-
     head, _, sealed = token.partition(".")
     if not head.startswith("m") or not head[1:].isdigit() or not sealed:
         return None
@@ -95,6 +93,7 @@ class BatchGate:
         self.ids = sorted({int(r.customer_id) for r in rows if r.customer_id is not None})
         self.out = Decided()
         self._campaigns: dict[int, Campaign] = {}
+        self._categories: dict[int, tuple[str, ...]] = {}
         # What the policy lets the destination receive now (it may have changed since).
         self.allowed = frozenset(destination.allowed_fields(activation))
         self._sent_in_batch: Counter[Any] = Counter()
@@ -223,7 +222,7 @@ class BatchGate:
             return False
         categories: tuple[str, ...] = ()
         if campaign is not None and campaign.audience_kind == "segment":
-            categories = ("derived",)
+            categories = self._segment_categories(campaign)
         if rule is not None:
             trigger = triggers.get(int(row.event_id)) if row.event_id is not None else None
             categories = EVENT_KINDS.get(trigger.kind if trigger else rule.event, ())
@@ -231,6 +230,15 @@ class BatchGate:
             return True
         policy = self.activation.policy
         return policy.decide_all(self.destination.role, self.destination.purpose, categories).allowed
+
+    def _segment_categories(self, campaign: Campaign) -> tuple[str, ...]:
+        if campaign.id not in self._categories:
+            try:
+                found = campaign.audience(self.activation.purposes).categories(self.conn)
+            except ServiceError:
+                found = ("special",)  # the segment is gone: nothing may reveal it
+            self._categories[campaign.id] = found
+        return self._categories[campaign.id]
 
     def _campaign(self, campaign_id: int) -> Campaign:
         if campaign_id not in self._campaigns:

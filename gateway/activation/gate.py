@@ -144,21 +144,24 @@ def capped(customer_id: ColumnElement[int], channel: str,
            there: Present = ALL_PRESENT) -> ColumnElement[bool]:
     """The customer's frequency cap on `channel` is reached by messages already sent.
 
-    Bound parameter `now_epoch` (seconds): the window is the cap's period before it.
+    Bound parameter `now_epoch` (seconds): the window is the cap's period before it. The
+    capped customers are one uncorrelated set (evaluated once per statement, then probed),
+    not a count per customer: a correlated count inside a plan's INSERT ... SELECT into the
+    outbox would scan the table the statement is filling, once per customer.
     """
     if channel not in CAPPED_CHANNELS or not there.caps:
         return false()
     ps, m = preference_state.c, activation_messages.c
-    sent = (
-        select(func.count()).select_from(activation_messages)
-        .where(m.customer_id == customer_id, m.channel == channel, m.kind == "message",
-               m.status == "sent", m.sent_epoch > NOW_EPOCH - ps.cap_period_days * 86400)
-        .scalar_subquery()
+    reached = (
+        select(ps.customer_id)
+        .select_from(preference_state.join(activation_messages, and_(
+            m.customer_id == ps.customer_id, m.channel == channel, m.kind == "message",
+            m.status == "sent", m.sent_epoch > NOW_EPOCH - ps.cap_period_days * 86400)))
+        .where(ps.kind == "channel", ps.key == channel, ps.cap_count.is_not(None))
+        .group_by(ps.customer_id, ps.cap_count)
+        .having(func.count() >= ps.cap_count)
     )
-    return exists(select(ps.customer_id).where(
-        ps.customer_id == customer_id, ps.kind == "channel", ps.key == channel,
-        ps.cap_count.is_not(None), ps.cap_count <= sent,
-    ))
+    return customer_id.in_(reached)
 
 
 def fact_columns(purpose: Purpose, channel: str, now: datetime,

@@ -153,7 +153,7 @@ class SetChannelPreferenceInput:
 @strawberry.input
 class RecordObjectionInput:
     customer_id: strawberry.ID
-    scope: str = strawberry.field(description="profiling or direct_marketing")
+    scope: str = strawberry.field(description="profiling, direct_marketing or identity_resolution")
     objected: bool
     source_channel: str
     occurred_at: str | None = None

@@ -13,6 +13,7 @@ from gateway.auth.apps import Authenticator, Caller
 from gateway.config import Settings
 from gateway.consent.purposes import Purposes
 from gateway.errors import ServiceError
+from gateway.ops.ratelimit import Limiter
 from gateway.policy import PolicyEngine
 from gateway.policy.codes import Code
 from gateway.privacy.pseudonyms import PseudonymService
@@ -35,6 +36,7 @@ class Services:
     authenticator: Authenticator
     signer: Signer
     vault: Vault
+    limiter: Limiter | None = None  # rate limits and quotas (None: off)
     activation: Activation | None = None  # campaigns, triggers, outbox (gateway/activation)
 
 

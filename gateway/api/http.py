@@ -9,15 +9,17 @@ leaves only once the entry is written.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import anyio.to_thread
 import orjson
 from sqlalchemy.exc import DBAPIError
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -37,6 +39,8 @@ from gateway.api.negotiation import (
 )
 from gateway.api.schema import GatewaySchema
 from gateway.audit.service import write_entry
+from gateway.ops.metrics import AUDIT_APPEND_SECONDS, UNAVAILABLE, observe_pool
+from gateway.ops.observe import RequestFacts, observe
 from gateway.policy.codes import Code
 
 logger = logging.getLogger("gateway.http")
@@ -48,7 +52,7 @@ QUERIES_ONLY = frozenset({OperationType.QUERY})
 class Answer:
     status: int
     body: dict[str, Any]
-    headers: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _error(status: int, code: Code, message: str, **headers: str) -> Answer:
@@ -69,6 +73,15 @@ def _request_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(limits.values()) or errors
 
 
+def _note(facts: RequestFacts, ctx: RequestContext) -> None:
+    """What the request did, for its metrics and log line (names and codes only)."""
+    audit = ctx.audit
+    facts.operation = audit.operation or "none"
+    facts.codes = dict(audit.errors)
+    facts.subject_codes = dict(Counter(code for _, code in audit.subjects))
+    facts.rows = len({internal for internal, code in audit.subjects if code == "ALLOWED"})
+
+
 class GraphQLEndpoint:
     """POST /graphql (and GET for queries when `GATEWAY_HTTP_GET` is on)."""
 
@@ -78,19 +91,35 @@ class GraphQLEndpoint:
         self._limiter = anyio.CapacityLimiter(services.settings.threads_per_worker)
 
     async def handle(self, request: Request) -> Response:
-        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        facts = RequestFacts(str(uuid.uuid4()))
         media = response_media(request.headers.get("accept"))
         if media is None:
             answer = _error(406, Code.NOT_ACCEPTABLE,
                             f"accept {GRAPHQL_RESPONSE} or {JSON} (or send no Accept header)")
         else:
-            answer = await self._answer(request, media == GRAPHQL_RESPONSE, request_id)
+            answer = await self._answer(request, media == GRAPHQL_RESPONSE, facts)
+        observe(facts, answer.status, time.perf_counter() - started)
         return Response(
             orjson.dumps(answer.body), status_code=answer.status, media_type=media or JSON,
-            headers={"X-Request-Id": request_id, **answer.headers},
+            headers={"X-Request-Id": facts.request_id, **answer.headers},
+            background=self._after(facts),
         )
 
-    async def _answer(self, request: Request, graphql_response: bool, request_id: str) -> Answer:
+    def _after(self, facts: RequestFacts) -> BackgroundTask | None:
+        """After the answer left: charge the rows read to the app's quota, note the pool."""
+        limiter = self.services.limiter
+        if limiter is None or not facts.rows:
+            observe_pool(self.services.engine)
+            return None
+
+        def charge() -> None:
+            limiter.charge(facts.app_id, facts.role, facts.rows)
+            observe_pool(self.services.engine)
+
+        return BackgroundTask(charge)
+
+    async def _answer(self, request: Request, graphql_response: bool, facts: RequestFacts) -> Answer:
         settings = self.services.settings
         if request.method == "GET" and settings.http_get:
             params: Params | str | None = params_from_query_string(request.url.query)
@@ -119,30 +148,41 @@ class GraphQLEndpoint:
         # A few requests at a time per worker: more threads on one core only stretch each
         # request's lifetime (and the garbage collector's work); scale with workers instead.
         return await anyio.to_thread.run_sync(
-            self._handle, body, params, headers, graphql_response, request_id,
+            self._handle, body, headers, params, graphql_response, facts,
             limiter=self._limiter,
         )
 
-    def _handle(self, body: bytes, params: Params | str | None, headers: dict[str, str | None],
-                graphql_response: bool, request_id: str) -> Answer:
+    def _handle(self, body: bytes, headers: dict[str, str | None],
+                params: Params | str | None = None, graphql_response: bool = False,
+                facts: RequestFacts | None = None) -> Answer:
+        """The thread part of a request (the benchmarks call it as `_handle(body, headers)`)."""
+        facts = facts or RequestFacts(str(uuid.uuid4()))
         try:
-            return self._authenticated(body, params, headers, graphql_response, request_id)
+            return self._authenticated(body, params, headers, graphql_response, facts)
         except DBAPIError:
             # The database is down or restarting: a clear answer, and the pool's pre-ping
             # replaces the broken connections once it is back. Nothing was answered unaudited.
-            logger.warning("database unavailable; request %s refused", request_id, exc_info=True)
+            logger.warning("database unavailable; request %s refused", facts.request_id,
+                           exc_info=True)
+            UNAVAILABLE.labels("database").inc()
             return _error(503, Code.UNAVAILABLE,
                           "the gateway's database is unavailable; retry shortly", **{"Retry-After": "1"})
 
     def _authenticated(self, body: bytes, params: Params | str | None,
                        headers: dict[str, str | None], graphql_response: bool,
-                       request_id: str) -> Answer:
+                       facts: RequestFacts) -> Answer:
         caller = self.services.authenticator.authenticate(headers["authorization"])
         if caller is None:
             return _error(
                 401, Code.UNAUTHENTICATED, "send a valid app key: Authorization: Bearer <key>",
                 **{"WWW-Authenticate": "Bearer"},
             )
+        facts.app, facts.role, facts.app_id = caller.name, caller.role, caller.app_id
+        limiter = self.services.limiter
+        refusal = limiter.admit(caller.app_id, caller.name, caller.role) if limiter else None
+        if refusal is not None:
+            facts.codes = {refusal.code.value: 1}
+            return _error(429, refusal.code, refusal.message, **{"Retry-After": str(refusal.retry_after)})
         allowed = None
         if params is None:
             params = params_from_body(body)
@@ -151,7 +191,8 @@ class GraphQLEndpoint:
         if isinstance(params, str):
             return _error(400, Code.BAD_REQUEST, params)
         with self.services.engine.connect() as conn:
-            ctx = RequestContext(self.services, conn, caller, headers["x-purpose"], request_id)
+            ctx = RequestContext(self.services, conn, caller, headers["x-purpose"], facts.request_id)
+            facts.purpose = ctx.audit.purpose or ("unknown" if headers["x-purpose"] else "none")
             try:
                 result = self.schema.execute_sync(
                     params.query, variable_values=params.variables, context_value=ctx,
@@ -169,14 +210,19 @@ class GraphQLEndpoint:
             ctx.audit.errors = dict(Counter(e["extensions"]["code"] for e in errors))
             if errors and any(e["extensions"]["code"] == Code.INTERNAL for e in errors):
                 conn.rollback()  # an unexpected failure keeps none of a mutation's writes
+            _note(facts, ctx)
             try:
                 services = self.services
-                write_entry(conn, ctx.audit, services.pseudonyms.for_audit(), services.signer,
-                            services.settings)
-                conn.commit()
+                with AUDIT_APPEND_SECONDS.time():
+                    write_entry(conn, ctx.audit, services.pseudonyms.for_audit(), services.signer,
+                                services.settings)
+                    conn.commit()
             except Exception:
                 conn.rollback()
-                logger.exception("audit entry could not be written; request %s refused", request_id)
+                logger.exception("audit entry could not be written; request %s refused",
+                                 facts.request_id)
+                UNAVAILABLE.labels("audit").inc()
+                facts.rows = 0  # nothing was answered
                 return _error(
                     503, Code.AUDIT_UNAVAILABLE,
                     "the request could not be audited, so it was not answered; retry later",

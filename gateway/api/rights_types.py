@@ -89,6 +89,6 @@ class ExecuteRightsCaseInput:
     fields: list[FieldCorrectionInput] | None = strawberry.field(
         default=None, description="rectify: the corrections.")
     objection_scope: str | None = strawberry.field(
-        default=None, description="object: profiling or direct_marketing.")
+        default=None, description="object: profiling, direct_marketing or identity_resolution.")
     lift: bool = strawberry.field(
         default=False, description="restrict / object: release the restriction or lift the objection.")

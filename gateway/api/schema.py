@@ -22,6 +22,7 @@ from gateway.api.audit import AuditQuery
 from gateway.api.consent import ConsentMutation, ConsentQuery
 from gateway.api.directives import Category
 from gateway.api.limits import document_rules
+from gateway.api.linkage import LinkageMutation, LinkageQuery
 from gateway.api.query import Query
 from gateway.api.rights import RightsMutation, RightsQuery
 from gateway.api.scalars import SCALARS
@@ -30,8 +31,10 @@ from gateway.api.withhold import WithholdingExecutionContext
 from gateway.config import Settings
 
 # Each domain's GraphQL module contributes its root types here (one line each).
-QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery, ActivationQuery, SegmentQuery]
-MUTATIONS: list[type] = [ConsentMutation, RightsMutation, ActivationMutation, SegmentMutation]
+QUERIES: list[type] = [Query, ConsentQuery, AuditQuery, RightsQuery, ActivationQuery, SegmentQuery,
+                        LinkageQuery]
+MUTATIONS: list[type] = [ConsentMutation, RightsMutation, ActivationMutation, SegmentMutation,
+                         LinkageMutation]
 
 
 class GatewaySchema(strawberry.Schema):

@@ -102,7 +102,7 @@ def write_entry(
 
 # What `action` may say: reads, and one dotted family per kind of change other domains record.
 EVENT_FAMILIES = ("consent", "preference", "dsr", "activation", "policy", "key", "audit",
-                  "portal", "profiling", "segment")
+                  "retention", "portal", "profiling", "segment", "linkage")
 
 
 def record_event(

@@ -29,7 +29,7 @@ from gateway.consent import bulk_pg
 from gateway.consent.ledger import CONSENT_ACTIONS, SOURCE_CHANNELS
 from gateway.consent.purposes import Purposes
 from gateway.consent.sealing import open_evidence, seal_evidence
-from gateway.consent.service import check_jurisdiction, fz_details
+from gateway.consent.service import check_jurisdiction, fz_details, fz_expiry
 from gateway.consent.tables import consent_events, consent_state
 from gateway.consent.validation import (
     check_choice,
@@ -208,6 +208,7 @@ def validate_all(
         if fz and key not in details:
             details[key] = fz_details(purposes, values["purpose"], notice)
         values["details"] = details[key] if fz else None
+        values["expires_at"] = fz_expiry(values["details"], values["occurred_at"], values["expires_at"])
         values["recorded_at"] = now
         values["app_id"] = None
         events.append(values)

@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 BASES = frozenset({"contract", "legal_obligation", "legitimate_interest", "consent"})
-OBJECTION_SCOPES = frozenset({"profiling", "direct_marketing"})
+OBJECTION_SCOPES = frozenset({"profiling", "direct_marketing", "identity_resolution"})
 CATEGORIES = frozenset(
     {"identity", "contact", "location", "transactions", "interactions", "preferences",
      "derived", "special"}
@@ -109,7 +109,7 @@ def _parse_purpose(name: str, raw: Any, problems: list[str]) -> Purpose | None:
         problems.append(f"{where}.reveals: unknown identifiers {', '.join(map(str, bad))}")
     scope = raw.get("objection_scope")
     if scope is not None and scope not in OBJECTION_SCOPES:
-        problems.append(f"{where}.objection_scope: must be profiling or direct_marketing")
+        problems.append(f"{where}.objection_scope: must be one of {', '.join(sorted(OBJECTION_SCOPES))}")
     channel = raw.get("channel")
     if channel is not None and (not isinstance(channel, str) or channel not in CHANNELS):
         problems.append(f"{where}.channel: must be one of {', '.join(sorted(CHANNELS))}")

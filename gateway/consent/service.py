@@ -8,7 +8,7 @@ go to the caller's connection and commit with the caller's transaction (and audi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -138,6 +138,16 @@ def fz_details(purposes: Purposes, purpose_name: str, notice: Notice) -> dict[st
     }
 
 
+def fz_expiry(details: dict[str, Any] | None, occurred: datetime,
+              expires: datetime | None) -> datetime | None:
+    """A 152-FZ grant lasts its notice's `term_days` (Art. 9(4)): the expiry is the earlier
+    of the one given and the end of the term."""
+    if details is None:
+        return expires
+    term_end = occurred + timedelta(days=int(details["term_days"]))
+    return term_end if expires is None else min(expires, term_end)
+
+
 def check_jurisdiction(notice: Notice, action: str, jurisdiction: str) -> None:
     """A grant must be to a notice shown in the customer's jurisdiction; a withdrawal or a
     denial is taken whatever text it names (nothing may stand in the way of saying no)."""
@@ -171,12 +181,16 @@ def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) ->
     details = fz_details(recorder.purposes, purpose.name, notice) if (
         subject.jurisdiction == "152-fz" and action == "grant"
     ) else None
+    # The term's end is enforced (stored as the expiry) but the app's receipt shows only the
+    # expiry it gave: a term present for some customers only would reveal their jurisdiction.
+    # The term itself is in the 152-FZ details of the customer's own receipt.
+    stored_expiry = fz_expiry(details, occurred, expires)
     sealed = seal_evidence(DataKeys(conn, recorder.vault), "consent_events", subject.id, evidence)
     receipt_id = new_receipt_id()
     append_consent(
         conn, customer_id=subject.id, purpose=purpose.name, notice_version=notice.version,
         action=action, source_channel=channel, occurred_at=occurred, app_id=recorder.app_id,
-        evidence=sealed, expires_at=expires, notice_text_sha256=digest, details=details,
+        evidence=sealed, expires_at=stored_expiry, notice_text_sha256=digest, details=details,
         idempotency_key=receipt_id,
     )
     claims: dict[str, Any] = {

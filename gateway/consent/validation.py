@@ -13,7 +13,7 @@ from gateway.policy.codes import Code
 
 CLOCK_SKEW = timedelta(minutes=5)
 CHANNEL_VALUES = frozenset({"opt_in", "opt_out"})
-OBJECTIONS = frozenset({"profiling", "direct_marketing"})
+OBJECTIONS = frozenset({"profiling", "direct_marketing", "identity_resolution"})
 ON_OFF = frozenset({"on", "off"})
 MAX_EVIDENCE = 200
 

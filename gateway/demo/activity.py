@@ -139,6 +139,8 @@ def choose_sources(rng: random.Random, has_card: bool, has_orders: bool) -> list
         chosen.pop(rng.randrange(len(chosen)))
     if not chosen and not required:
         chosen = [rng.choice(("crm", "web", "email"))]
+    if not {"crm", "web", "email", "orders"} & {*chosen, *required}:
+        chosen.append("crm")  # every demo person gave an email address somewhere
     return [s for s in SOURCES if s in chosen or s in required]
 
 

@@ -34,11 +34,12 @@ from gateway.demo.activity import (
     plan_orders,
 )
 from gateway.demo.choices import make_consents, make_preferences
+from gateway.demo.linking import link_batch, set_person_columns
 from gateway.demo.people import LOCALES, make_person
+from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.vault import Vault
 from gateway.profile.tables import customers as customers_table
 from gateway.profile.tables import interactions, orders, source_records
-from gateway.profile.write import add_customers, add_source_records
 
 DEFAULT_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 BATCH_SIZE = 200
@@ -131,6 +132,16 @@ def _customer(ctx: _Context, rows: Rows) -> None:
     rows["preference_state"].extend(p_state)
 
 
+def _remap(rows: Rows, customer_of: dict[int, int], record_of: dict[int, int]) -> None:
+    """Planned person and record ids -> the customers and records linkage stored."""
+    for name in ("orders", "interactions", "consent_events", "consent_state", "preference_events",
+                 "preference_state"):
+        for row in rows[name]:
+            row["customer_id"] = customer_of[int(row["customer_id"])]
+            if row.get("source_record_id") is not None:
+                row["source_record_id"] = record_of[int(row["source_record_id"])]
+
+
 def _reset_sequences(engine: Engine) -> None:
     """PostgreSQL: move each serial sequence past the ids inserted explicitly."""
     with engine.begin() as conn:
@@ -156,9 +167,11 @@ def seed_demo(
     Deterministic for a given `seed`, `now` (default: the fixed `DEFAULT_NOW`) and database
     content: ids continue after the current maxima, and a second run appends different people.
     Inserts in one transaction per `BATCH_SIZE` customers and calls `progress(n)` after each,
-    with the number of customers just committed. Customers and source records are written
-    through gateway/profile/write.py, so identifiers are sealed under `vault` (ciphertexts and
-    data keys differ between runs; the plaintext is deterministic).
+    with the number of people just committed. Customers are built by identity resolution over
+    the source records (gateway/demo/linking.py): ingestion seals the records and the golden
+    records under `vault` (ciphertexts and data keys differ between runs; the plaintext is
+    deterministic). `customers` in the report counts the customers linkage made, which may
+    exceed the people generated where it missed a link.
     """
     if customers < 0:
         raise ValueError("customers must not be negative")
@@ -184,15 +197,22 @@ def seed_demo(
         for _ in range(size):
             _customer(ctx, rows)
         with engine.begin() as conn:
-            keys = add_customers(conn, vault, rows["customers"])
-            add_source_records(conn, vault, rows["source_records"], keys)
+            # Customers come out of identity resolution over what the sources know.
+            linked = link_batch(conn, vault, rows["customers"], rows["source_records"], now)
+            _remap(rows, linked.customer_of, linked.record_of)
+            data_keys = DataKeys(conn, vault)
+            data_keys.load(linked.customer_of.values())
+            keys = {cid: key for cid in linked.customer_of.values()
+                    if (key := data_keys.get(cid)) is not None}
             seal_rows(keys, rows["consent_events"], "consent_events")
             seal_rows(keys, rows["preference_events"], "preference_events")
             for table in INSERT_ORDER[2:]:
                 if rows[table.name]:
                     conn.execute(table.insert(), rows[table.name])
+            set_person_columns(conn, linked.customer_of, rows["customers"])
         for name, batch in rows.items():
             counts[name] += len(batch)
+        counts["customers"] += linked.created - len(rows["customers"])
         done += size
         if progress is not None:
             progress(size)

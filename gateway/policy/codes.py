@@ -32,6 +32,9 @@ class Code(StrEnum):
     NO_CONTACT = "NO_CONTACT"  # nothing to reach the customer on the channel with
     SCRIPT_STOPPED = "SCRIPT_STOPPED"  # a trigger step's `unless` event happened meanwhile
     DESTINATION_NOT_ALLOWED = "DESTINATION_NOT_ALLOWED"  # outside the allow-list, private, or the gateway
+    # identity resolution (gateway/linkage): this person was merged into another; the error's
+    # `extensions.survivor` is the survivor's id for the calling app
+    MERGED = "MERGED"
     BAD_REQUEST = "BAD_REQUEST"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"

@@ -100,6 +100,7 @@ class PolicyEngine:
         self._catalogs: dict[int, tuple[FieldSpec, ...]] = {}
         self._own: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
+        self._casbin_lock = threading.RLock()
 
     def roles(self) -> frozenset[str]:
         """Every role named by a policy line or a role-inheritance line."""
@@ -113,9 +114,14 @@ class PolicyEngine:
         key = (role, purpose, category, action)
         found = self._decisions.get(key)
         if found is None:
-            allowed, explain = self._enforcer.enforce_ex(role, purpose, category, action)
-            # With deny-overrides casbin explains only denials; name the allow rule ourselves.
-            rule = tuple(explain) if explain else self._allow_rule(role, purpose, category, action)
+            # casbin compiles its matcher with ast.parse on each call, and CPython 3.11's
+            # parser is not safe from two threads at once ("AST constructor recursion depth
+            # mismatch", seen under load with 2 request threads): one question at a time.
+            with self._casbin_lock:
+                allowed, explain = self._enforcer.enforce_ex(role, purpose, category, action)
+                # With deny-overrides casbin explains only denials; name the allow rule ourselves.
+                rule = tuple(explain) if explain else self._allow_rule(role, purpose, category,
+                                                                      action)
             found = Decision.allow(rule) if allowed else Decision.deny(Code.POLICY_DENIED, rule)
             with self._lock:
                 self._decisions[key] = found

@@ -54,6 +54,9 @@ NORMALIZERS: dict[str, Callable[[str], str]] = {
     # match a proof against the original form or call, but a guess cannot be confirmed
     # without the master key.
     "evidence": str.strip,
+    # Identity resolution's blocking and matching keys ("kind:value", normalised by
+    # gateway/linkage/keys.py before hashing).
+    "linkage": str.strip,
 }
 KINDS = frozenset(NORMALIZERS)
 

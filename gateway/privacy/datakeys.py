@@ -46,6 +46,10 @@ class DataKeys:
                 cid = int(row.customer_id)
                 self._keys[cid] = envelope.unwrap(row.wrapped, row.version, cid)
 
+    def remember(self, customer_id: int, key: AESGCM) -> None:
+        """A key this call has just made (no need to unwrap it again)."""
+        self._keys[customer_id] = key
+
     def get(self, customer_id: int) -> AESGCM | None:
         """The data key of `customer_id`, or None when it has none."""
         if customer_id not in self._keys:

@@ -29,7 +29,8 @@ from sqlalchemy import (
 
 from gateway.consent.purposes import Purpose
 from gateway.consent.state import flags_of, subject_allows, subject_flag_columns
-from gateway.errors import ServiceError
+from gateway.errors import MergedError, ServiceError
+from gateway.linkage.aliases import merged_into
 from gateway.policy import Decision, decide_subject
 from gateway.policy.codes import Code
 from gateway.privacy.masking import NORMALIZERS
@@ -269,6 +270,9 @@ def get_customer(conn: Connection, reader: Reader, token: str, wanted: Iterable[
         raise ServiceError(Code.NOT_FOUND, "no customer with this id", "id") from exc
     row = conn.execute(_one(reader), _params(reader, customer=internal)).first()
     if row is None:
+        survivor = merged_into(conn, internal)  # a merged person's old id names the survivor
+        if survivor is not None:
+            raise MergedError(reader.pseudonyms.customer_id(survivor), "id")
         raise ServiceError(Code.NOT_FOUND, "no customer with this id", "id")
     return _views(conn, reader, [row], tuple(wanted))[0]
 

@@ -103,7 +103,9 @@ for _section in (
 
 
 # The sections of later domains register themselves on import: derived data (segmentation's
-# attributes and memberships, scoring's scores and actions) and the portal's sessions.
+# attributes and memberships, scoring's scores and actions), the portal's sessions, and the
+# linkage's source records and merges.
+from gateway.linkage import sections as _linkage_sections  # noqa: F401
 from gateway.portal import held as _portal  # noqa: F401
 from gateway.scoring import sections as _scores  # noqa: F401
 from gateway.segmentation import sections as _segments  # noqa: F401

@@ -75,7 +75,7 @@ def _check(kind: str, given: Execution) -> dict[str, Any]:
     if given.lift and kind not in ("restrict", "object"):
         raise ServiceError(Code.INVALID_INPUT, "only a restriction or objection can be lifted", "lift")
     if kind == "object" and given.objection_scope not in OBJECTIONS:
-        raise ServiceError(Code.INVALID_INPUT, "objectionScope must be profiling or direct_marketing",
+        raise ServiceError(Code.INVALID_INPUT, "objectionScope must be profiling, direct_marketing or identity_resolution",
                            "objectionScope")
     return check_changes(given.changes) if kind == "rectify" else {}
 

@@ -30,6 +30,7 @@ def _everyone(gw: Gateway) -> dict[str, int]:
         "suppressed": customer(gw),
         "no_email": customer(gw, email=None),
         "capped": customer(gw),
+        "cap_unused": customer(gw),  # control: a cap with nothing sent yet does not exclude
     }
     gw.preference(people["objected"], "objection", "direct_marketing", "on")
     gw.preference(people["restricted"], "restriction", "processing", "on")
@@ -48,8 +49,10 @@ def test_dry_run_counts_each_reason_and_sends_nothing(fresh_gateway: Gateway) ->
         with gw.engine.begin() as conn:
             from gateway.consent.ledger import append_preference
 
-            append_preference(conn, customer_id=people["capped"], kind="channel", key="email",
-                              value="opt_in", cap_count=1, cap_period_days=7, source_channel="api")
+            for who in ("capped", "cap_unused"):
+                append_preference(conn, customer_id=people[who], kind="channel", key="email",
+                                  value="opt_in", cap_count=1, cap_period_days=7,
+                                  source_channel="api")
             add_suppression(conn, act, CLI, SuppressionInput(
                 scope="customer", reason="complaint", customer_id=people["suppressed"]))
         first = campaign(gw, act, "esp", [people["capped"]])
@@ -64,7 +67,7 @@ def test_dry_run_counts_each_reason_and_sends_nothing(fresh_gateway: Gateway) ->
         with gw.engine.begin() as conn:
             result = dry_run(conn, act, CLI, ref)
         # then: one eligible, one excluded per reason, and nothing planned or sent
-        assert result.audience == 8 and result.eligible == 1
+        assert result.audience == 9 and result.eligible == 2
         assert result.excluded == {
             "CHANNEL_OPTED_OUT": 1, "CONSENT_REQUIRED": 1, "FREQUENCY_CAPPED": 1,
             "NO_CONTACT": 1, "OBJECTED": 1, "RESTRICTED": 1, "SUPPRESSED": 1,
@@ -86,12 +89,13 @@ def test_real_run_sends_only_to_the_eligible_and_is_idempotent(fresh_gateway: Ga
         drain(gw, act)
         # then: planned once, sent once, to the eligible customers only
         # (no cap and no suppression are set in this test: those two are eligible too)
-        assert first.enqueued == 3
-        assert second.enqueued == 0 and second.already_planned == 3
+        eligible = ("ok", "capped", "suppressed", "cap_unused")
+        assert first.enqueued == len(eligible)
+        assert second.enqueued == 0 and second.already_planned == len(eligible)
         got = receiver.messages("message")
-        assert len(got) == 3 and receiver.got.duplicates == 0
+        assert len(got) == len(eligible) and receiver.got.duplicates == 0
         sent = statuses(gw, campaign_id=first.campaign.id)
-        assert sent == {people[k]: ("sent", None) for k in ("ok", "capped", "suppressed")}
+        assert sent == {people[k]: ("sent", None) for k in eligible}
 
 
 def test_withdrawal_between_plan_and_send_stops_the_message(fresh_gateway: Gateway) -> None:

@@ -130,7 +130,9 @@ def test_report_counts_match_the_rows_inserted(seeded: tuple[Engine, SeedReport]
 
     # then
     assert counts == asdict(report)
-    assert report.customers == CUSTOMERS
+    # one customer per person, and a few more where linkage found no shared key between a
+    # person's systems (an email-platform record and a loyalty card, say)
+    assert CUSTOMERS <= report.customers <= CUSTOMERS * 1.06
     assert min(counts.values()) > 0
 
 
@@ -163,7 +165,8 @@ def test_same_seed_gives_the_same_customers_and_another_seed_differs(
 
     # then: the same people (identifiers compared in plaintext; their ciphertexts differ)
     assert first == again
-    assert all(isinstance(p["email"], str) and set(SEALED) <= p.keys() for p in first)
+    assert all(set(SEALED) <= p.keys() for p in first)
+    assert sum(isinstance(p["email"], str) for p in first) >= CUSTOMERS
     assert first_consents == again_consents
     assert first != other
 
@@ -319,10 +322,11 @@ def test_emails_are_unique_and_sources_are_coherent(seeded: tuple[Engine, SeedRe
     people = {c["id"]: c for c in _people(engine)}
 
     # when
-    emails = [c["email"] for c in people.values()]
+    emails = [c["email"] for c in people.values() if c["email"] is not None]
     records = _rows(engine, source_records)
 
-    # then
+    # then: every person gave an email somewhere; only linkage's extra customers lack one
+    assert len(emails) >= CUSTOMERS
     assert len(set(emails)) == len(emails)
     assert all(e.isascii() and e == e.lower() for e in emails)
     assert all(r["first_seen_at"] <= r["last_seen_at"] for r in records)
@@ -340,10 +344,11 @@ def test_seeding_twice_appends(seeded: tuple[Engine, SeedReport], purposes: Purp
 
     # then
     people = _people(engine)
-    assert len(people) == 2 * CUSTOMERS
+    assert len(people) == first.customers + second.customers
     assert _count(engine, orders) == first.orders + second.orders
     assert _count(engine, consent_events) == first.consent_events + second.consent_events
-    assert len({c["email"] for c in people}) == 2 * CUSTOMERS
+    emails = [c["email"] for c in people if c["email"] is not None]
+    assert len(emails) >= 2 * CUSTOMERS and len(set(emails)) == len(emails)
 
 
 @pytest.mark.postgres
@@ -370,8 +375,8 @@ def test_seeds_a_fresh_postgres_database(purposes: Purposes) -> None:
 
             # then
             counts = {n: _count(engine, t) for n, t in REPORT_TABLES.items()}
-            assert counts == {**asdict(report), "customers": PG_CUSTOMERS + 1}
-            assert new_id == PG_CUSTOMERS + 1
+            assert counts == {**asdict(report), "customers": report.customers + 1}
+            assert new_id == report.customers + 1
         finally:
             engine.dispose()
     finally:

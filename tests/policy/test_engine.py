@@ -58,6 +58,7 @@ PURPOSES_OF: dict[str, set[str]] = {
     "compliance_officer": {"compliance_audit"},
     "linkage": {"identity_resolution"},
     "subject": {"self_service"},  # the data subject, through the portal only
+    "data_steward": {"identity_resolution"},
     "intruder": set(),
 }
 

@@ -147,7 +147,7 @@ def test_every_problem_is_listed_with_its_place() -> None:
         (("service", "reveals"), ["email", "iban"],
          "purposes.service.reveals: unknown identifiers iban"),
         (("analytics", "objection_scope"), "everything",
-         "purposes.analytics.objection_scope: must be profiling or direct_marketing"),
+         "purposes.analytics.objection_scope: must be one of direct_marketing, identity_resolution, profiling"),
         (("service", "retention_days"), -1,
          "purposes.service.retention_days: must be a non-negative"),
         (("marketing_push", "notices", 0, "published"), "soon",

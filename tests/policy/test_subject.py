@@ -44,8 +44,8 @@ SUBJECT_TABLE: list[tuple[str, SubjectFlags, Code]] = [
     ("analytics", OBJECTED, Code.OBJECTED),
     ("profiling", OBJECTED._replace(consented=True), Code.OBJECTED),
     ("profiling", RESTRICTED._replace(objected=True), Code.RESTRICTED),
-    # legitimate interest without an objection scope
-    ("identity_resolution", OBJECTED, Code.ALLOWED),
+    # legitimate interest with its own objection scope (Art. 21 against identity resolution)
+    ("identity_resolution", OBJECTED, Code.OBJECTED),  # matched on exact keys only (gateway/linkage)
     ("identity_resolution", RESTRICTED, Code.RESTRICTED),
     # consent: an active consent is needed; objection and restriction still stop it
     ("marketing_email", NONE, Code.CONSENT_REQUIRED),

@@ -1,0 +1,231 @@
+"""Clustering that does not chain households.
+
+Plain connected components over every edge above a threshold merge a family into one
+person: the mother's record links to the daughter's through their shared email, the
+daughter's to the father's through the home phone. Here edges are taken strongest first
+(`match_weight` descending) and two clusters merge only when no record of one contradicts
+a record of the other on what identifies a person rather than a household: first name,
+birth date and sex. "Contradicts" is measured with the trained model itself: the negative
+partial match weights of those comparisons (the same levels as the SQL, see `TraitScorer`)
+must not sum below `-veto`. So a child (other first name, other birth date) never joins a
+parent through the family email, a twin (other first name) never joins the other twin,
+while a record with one typo'd or replaced value, which the model learned to expect from
+the data, still joins its person.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
+
+# An edge joins two clusters only at or above this weight (log2 Bayes factor, prior included).
+DEFAULT_THRESHOLD = 0.0
+# Two records whose personal traits weigh below -VETO together are two people.
+DEFAULT_VETO = 5.0
+TRAIT_COMPARISONS = ("first_name", "birth_date", "sex")
+FIRST_NAME_ELSE = 7
+# m(first name: else) at or above which the model's own weight decides instead of a veto.
+REPLACED_FIRST_NAMES = 0.06
+
+
+@dataclass(frozen=True, slots=True)
+class Traits:
+    """What tells two people of one household apart (folded, may be empty)."""
+
+    fn: str
+    formal: str
+    ln: str
+    dob: str
+    sex: str
+
+
+def first_name_level(a: Traits, b: Traits) -> int:
+    """The index of the first_name comparison level (0: null), as the SQL in comparisons.py."""
+    if not a.fn or not b.fn:
+        return 0
+    if a.fn == b.fn:
+        return 1
+    if a.formal == b.formal:
+        return 2
+    jw = JaroWinkler.similarity(a.fn, b.fn)
+    if jw >= 0.92:
+        return 3
+    if a.fn == b.ln or a.ln == b.fn:
+        return 4
+    if jw >= 0.80:
+        return 5
+    if (len(a.fn) == 1 or len(b.fn) == 1) and a.fn[0] == b.fn[0]:
+        return 6
+    return 7
+
+
+def birth_date_level(a: str, b: str) -> int:
+    """The index of the birth_date comparison level (0: null)."""
+    if not a or not b:
+        return 0
+    if a == b:
+        return 1
+    if DamerauLevenshtein.distance(a, b) <= 1:
+        return 2
+    if a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6]:
+        return 3
+    if Levenshtein.distance(a, b) <= 2:
+        return 4
+    return 5
+
+
+def sex_level(a: str, b: str) -> int:
+    """The index of the sex comparison level (0: null)."""
+    if not a or not b:
+        return 0
+    return 1 if a == b else 2
+
+
+class TraitScorer:
+    """The trained model's partial weights of first name, birth date and sex for a pair."""
+
+    def __init__(self, model_settings: dict[str, Any]) -> None:
+        weights: dict[str, list[float]] = {}
+        m_first_else = 0.0
+        for comparison in model_settings.get("comparisons", []):
+            name = comparison.get("output_column_name")
+            if name not in TRAIT_COMPARISONS:
+                continue
+            levels = []
+            if name == "first_name":
+                m_first_else = float(comparison["comparison_levels"][-1].get("m_probability") or 0.0)
+            for level in comparison["comparison_levels"]:
+                m, u = level.get("m_probability"), level.get("u_probability")
+                levels.append(0.0 if level.get("is_null_level") or not m or not u
+                              else math.log2(m / u))
+            weights[name] = levels
+        # Untrained: a neutral model (only impossible combinations are vetoed by the levels).
+        self._fn = weights.get("first_name", [0.0] * 8)
+        self._dob = weights.get("birth_date", [0.0] * 6)
+        self._sex = weights.get("sex", [0.0] * 3)
+        # Unless the data itself shows that true matches often carry an unrelated first name
+        # (value-replacement noise, as in FEBRL), a different first name vetoes outright.
+        self.strict_first_name = m_first_else < REPLACED_FIRST_NAMES
+        self.weight = lru_cache(maxsize=500_000)(self._weight)
+
+    def _weight(self, a: Traits, b: Traits) -> float:
+        # Only disagreements count: a shared first name does not make up for a birth date
+        # twenty years apart (father and son of the same name).
+        first = first_name_level(a, b)
+        if first == FIRST_NAME_ELSE and self.strict_first_name:
+            # Two different first names are two people: twins share everything else
+            # (surname, birth date, address, often the phone).
+            return -math.inf
+        parts = (self._fn[first], self._dob[birth_date_level(a.dob, b.dob)],
+                 self._sex[sex_level(a.sex, b.sex)])
+        return sum(p for p in parts if p < 0)
+
+
+def traits_of(frame: pd.DataFrame) -> list[Traits]:
+    """The traits of each row of a prepared frame, by `unique_id` order."""
+    cols = [frame[c].fillna("").astype(str).tolist() for c in ("fn", "fn_formal", "ln", "dob", "sex")]
+    return [Traits(*row) for row in zip(*cols, strict=True)]
+
+
+@dataclass
+class _Cluster:
+    members: list[int]
+    traits: set[Traits] = field(default_factory=set)
+
+
+def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitScorer, *,
+            threshold: float = DEFAULT_THRESHOLD, veto: float = DEFAULT_VETO,
+            groups: Sequence[int] | None = None) -> np.ndarray:
+    """A cluster number per record (0..size-1): constrained greedy merging of `edges`
+    (`unique_id_l`, `unique_id_r`, `match_weight`) at or above `threshold`.
+
+    `groups` (optional, per record: an existing person's id, or -1) starts records of one
+    person in one cluster, and never merges two existing persons (that is a steward's merge).
+    """
+    if len(edges) == 0 and not groups:
+        return np.arange(size, dtype=np.int64)
+    strong = edges[edges["match_weight"] >= threshold] if len(edges) else edges
+    order = np.argsort(-strong["match_weight"].to_numpy(), kind="stable")
+    left = strong["unique_id_l"].to_numpy()[order]
+    right = strong["unique_id_r"].to_numpy()[order]
+    parent = np.arange(size)
+    clusters: dict[int, _Cluster] = {}
+    owner: dict[int, int] = {}
+    weight = scorer.weight
+
+    def find(i: int) -> int:
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:
+            parent[i], i = root, parent[i]
+        return root
+
+    def group(root: int) -> _Cluster:
+        found = clusters.get(root)
+        if found is None:
+            found = clusters[root] = _Cluster([root], {traits[root]})
+        return found
+
+    def join(ra: int, rb: int) -> None:
+        ga, gb = group(ra), group(rb)
+        if len(ga.members) < len(gb.members):
+            ra, rb, ga, gb = rb, ra, gb, ga
+        parent[rb] = ra
+        ga.members.extend(gb.members)
+        ga.traits |= gb.traits
+        del clusters[rb]
+        if rb in owner:
+            owner[ra] = owner.pop(rb)
+
+    if groups:
+        first: dict[int, int] = {}
+        for i, g in enumerate(groups):
+            if g < 0:
+                continue
+            if g in first:
+                join(find(first[g]), find(i))
+            else:
+                first[g] = i
+                owner[i] = g
+
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        ra, rb = find(a), find(b)
+        if ra == rb or (ra in owner and rb in owner):
+            continue
+        ga, gb = group(ra), group(rb)
+        if any(weight(x, y) < -veto for x in ga.traits for y in gb.traits):
+            continue
+        join(ra, rb)
+    roots = np.fromiter((find(i) for i in range(size)), dtype=np.int64, count=size)
+    _, labels = np.unique(roots, return_inverse=True)
+    return labels.astype(np.int64)
+
+
+def connected_components(size: int, edges: pd.DataFrame, *, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+    """Plain connected components over the same edges: the chaining baseline (bench, tests)."""
+    parent = np.arange(size)
+    if len(edges) == 0:
+        return parent.astype(np.int64)
+    strong = edges[edges["match_weight"] >= threshold]
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in zip(strong["unique_id_l"].tolist(), strong["unique_id_r"].tolist(), strict=True):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[rb] = ra
+    roots = np.fromiter((find(i) for i in range(size)), dtype=np.int64, count=size)
+    _, labels = np.unique(roots, return_inverse=True)
+    return labels.astype(np.int64)

@@ -1,0 +1,142 @@
+"""Nicknames and diminutives: the formal first name each one stands for.
+
+Keys and values are folded (`gateway.linkage.normalize.fold_name`), so Cyrillic forms are
+found through their transliteration. A diminutive standing for several names maps to the
+most common one; the matcher treats "same formal name" as strong, not certain, evidence.
+"""
+
+from __future__ import annotations
+
+_GROUPS: dict[str, tuple[str, ...]] = {
+    # English
+    "robert": ("bob", "bobby", "rob", "robbie", "bert"),
+    "william": ("bill", "billy", "will", "willy", "liam"),
+    "james": ("jim", "jimmy", "jamie"),
+    "john": ("jack", "johnny", "jon"),
+    "michael": ("mike", "mick", "mickey", "micky"),
+    "richard": ("rick", "ricky", "dick", "rich", "richie"),
+    "thomas": ("tom", "tommy"),
+    "joseph": ("joe", "joey"),
+    "charles": ("charlie", "chuck", "chas"),
+    "edward": ("ed", "eddie", "ted", "teddy", "ned"),
+    "anthony": ("tony",),
+    "daniel": ("dan", "danny"),
+    "david": ("dave", "davy"),
+    "christopher": ("chris", "kit"),
+    "matthew": ("matt",),
+    "andrew": ("andy", "drew"),
+    "nicholas": ("nick", "nicky"),
+    "benjamin": ("ben", "benny"),
+    "samuel": ("sam", "sammy"),
+    "alexander": ("alex", "al", "sandy", "xander"),
+    "jonathan": ("jonny",),
+    "timothy": ("tim", "timmy"),
+    "stephen": ("steve", "stevie", "steven"),
+    "peter": ("pete",),
+    "patrick": ("pat", "paddy"),
+    "gregory": ("greg",),
+    "frederick": ("fred", "freddie", "freddy"),
+    "henry": ("harry", "hank"),
+    "lawrence": ("larry",),
+    "kenneth": ("ken", "kenny"),
+    "ronald": ("ron", "ronnie"),
+    "donald": ("don", "donnie"),
+    "raymond": ("ray",),
+    "jeffrey": ("jeff",),
+    "philip": ("phil",),
+    "elizabeth": ("liz", "lizzie", "beth", "betty", "bess", "eliza", "elisabeth", "lisa"),
+    "katherine": ("kate", "katie", "kathy", "cathy", "catherine", "kat", "kathryn", "kitty"),
+    "margaret": ("maggie", "meg", "peggy", "marge", "margie", "greta"),
+    "jennifer": ("jen", "jenny"),
+    "rebecca": ("becky", "becca"),
+    "susan": ("sue", "susie", "suzanne"),
+    "patricia": ("patty", "trish", "tricia"),
+    "deborah": ("debbie", "deb", "debra"),
+    "victoria": ("vicky", "tori"),
+    "jessica": ("jess", "jessie"),
+    "abigail": ("abby", "gail"),
+    "christine": ("chris", "chrissy", "christina", "kristina", "tina"),
+    "alexandra": ("alex", "lexi", "sandra"),
+    "dorothy": ("dot", "dotty", "dolly"),
+    "eleanor": ("ellie", "nell", "nora", "elle"),
+    "samantha": ("sam", "sammie"),
+    "jacqueline": ("jackie",),
+    "josephine": ("jo", "josie"),
+    "amanda": ("mandy",),
+    "pamela": ("pam",),
+    "barbara": ("barb", "babs"),
+    "theresa": ("tess", "tessa", "terry", "teresa"),
+    "frances": ("fran", "frankie"),
+    "francis": ("frank",),
+    "isabella": ("bella", "izzy", "isabel", "isabelle"),
+    "madeline": ("maddie", "maddy", "madeleine"),
+    "gabrielle": ("gabby", "gabi"),
+    "natalie": ("nat",),
+    # German
+    "johannes": ("hans", "jo", "hannes", "johann"),
+    "josef": ("sepp", "seppl", "joseph"),
+    "wolfgang": ("wolf",),
+    "friedrich": ("fritz",),
+    "katharina": ("kathi", "katrin", "kathrin", "karin"),
+    "magdalena": ("lena", "leni"),
+    "susanne": ("susi",),
+    "matthias": ("matze", "hias"),
+    "franziska": ("franzi",),
+    # French
+    "jeanbaptiste": ("jb",),
+    "guillaume": ("guy",),
+    "dominique": ("dom",),
+    "frederic": ("fred",),
+    "nathalie": ("natalie",),
+    # Russian (transliterated; Cyrillic folds to these spellings)
+    "aleksandr": ("sasha", "shura", "sanya", "sashka", "alexandr", "alexander"),
+    "aleksandra": ("sasha", "shura", "sanya", "alexandra"),
+    "aleksei": ("alesha", "lesha", "alyosha", "lyosha", "aleksey", "alexey", "alexei"),
+    "mikhail": ("misha", "mishka", "michail", "mihail"),
+    "dmitrii": ("dima", "dimka", "mitya", "dmitry", "dmitriy"),
+    "nikolai": ("kolya", "nikolay"),
+    "ivan": ("vanya", "vanechka"),
+    "sergei": ("serezha", "seryozha", "sergey", "serega"),
+    "vladimir": ("volodya", "vova", "vovka"),
+    "evgenii": ("zhenya", "evgeny", "evgeniy", "yevgeny", "yevgeniy"),
+    "evgeniia": ("zhenya", "evgenia", "evgeniya", "yevgeniya"),
+    "petr": ("petya", "pyotr", "peter"),
+    "konstantin": ("kostya",),
+    "iurii": ("yura", "yuri", "yuriy", "yury", "jurij", "yurii"),
+    "pavel": ("pasha",),
+    "andrei": ("andryusha", "andrey"),
+    "grigorii": ("grisha", "grigory", "grigoriy"),
+    "viacheslav": ("slava", "vyacheslav"),
+    "anatolii": ("tolya", "anatoly", "anatoliy"),
+    "boris": ("borya",),
+    "elena": ("lena", "lenochka", "yelena", "helen", "helena"),
+    "nataliia": ("natasha", "natalia", "natalya", "nataliya"),
+    "tatiana": ("tanya", "tatyana", "tatjana", "tania"),
+    "ekaterina": ("katya", "katia", "katerina", "yekaterina"),
+    "mariia": ("masha", "maria", "mariya", "marya"),
+    "olga": ("olya",),
+    "anastasiia": ("nastya", "nastia", "anastasia", "anastasiya"),
+    "svetlana": ("sveta",),
+    "irina": ("ira",),
+    "galina": ("galya",),
+    "liudmila": ("lyuda", "mila", "lyudmila", "ludmila"),
+    "anna": ("anya", "ania", "annie", "ann", "anne", "hanna"),
+    "iuliia": ("yulia", "yuliya", "julia", "yulya", "iulia"),
+    "kseniia": ("ksyusha", "ksenia", "kseniya", "xenia"),
+    "daria": ("dasha", "darya", "dariya"),
+    "valentina": ("valya",),
+    "larisa": ("lara",),
+    "vera": ("verochka",),
+}
+
+
+def build_nicknames(fold: object) -> dict[str, str]:
+    """Nickname (folded) -> formal name (folded); formal names map to themselves."""
+    assert callable(fold)
+    out: dict[str, str] = {}
+    for formal, names in _GROUPS.items():
+        canon = str(fold(formal))
+        out.setdefault(canon, canon)
+        for name in names:
+            out.setdefault(str(fold(name)), canon)
+    return out

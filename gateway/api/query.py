@@ -38,6 +38,14 @@ def _personal(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(n for n in names if n in FIELDS_BY_NAME)
 
 
+# Nested lists whose items may carry a withheld value (a `Code` in place of the value).
+_ITEM_WITHHOLDS = frozenset({"consents"})
+
+
+def _withheld_items(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: WITHHELD[v] if v.__class__ is Code else v for k, v in item.items()}
+
+
 def to_customer(view: CustomerView) -> Customer:
     """A Customer whose withheld fields hold the error graphql-core reports at their path."""
     customer = Customer.__new__(Customer)
@@ -46,7 +54,10 @@ def to_customer(view: CustomerView) -> Customer:
     for name, value in view.values.items():
         kind = NESTED_TYPES.get(name)
         if kind and value is not None:
-            value = [kind(**item) for item in value]
+            if name in _ITEM_WITHHOLDS:
+                value = [kind(**_withheld_items(item)) for item in value]
+            else:
+                value = [kind(**item) for item in value]
             if name in SINGLE:
                 value = value[0] if value else None
         slots[_ATTR[name]] = value

@@ -40,7 +40,9 @@ class ConsentState:
     status: str = in_category("preferences", description="granted, denied, withdrawn, expired or superseded")
     notice_version: int = in_category("preferences")
     updated_at: datetime.datetime = in_category("preferences")
-    expires_at: datetime.datetime | None = in_category("preferences")
+    expires_at: datetime.datetime | None = in_category(
+        "preferences", lineage=("location",),
+        description="Follows the term of the notice in the customer's jurisdiction: given only where location may be read.")
 
 
 @strawberry.type(description="The customer's current choice for one contact channel, from the ledger.")

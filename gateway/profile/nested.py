@@ -14,10 +14,12 @@ from sqlalchemy import BindParameter, Connection, bindparam, select
 from gateway.consent.queries import channel_preferences
 from gateway.consent.state import consent_status
 from gateway.consent.tables import consent_state
+from gateway.policy.codes import Code
 from gateway.profile.reader import Reader, cents
 from gateway.profile.tables import interactions, orders, source_records
 
-MAX_ITEMS = 50  # newest first; the full history is for the data subject's export
+MAX_ITEMS = 50
+EXPIRY_REVEALS = "country"  # the catalogued field whose decision a consent's expiry follows  # newest first; the full history is for the data subject's export
 
 # The page's customer ids, expanded at execution: each statement is built (and its cache key
 # computed) once per process, not once per request.
@@ -82,6 +84,11 @@ def _consents(conn: Connection, ids: list[int], reader: Reader) -> dict[int, lis
         .order_by(cs.c.customer_id, cs.c.purpose)
     )
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    # A grant's expiry follows the term of the notice of the customer's jurisdiction (152-FZ
+    # grants expire, GDPR grants need not): it reveals where they live, so it is given only
+    # to a reader who may read their location (the field's lineage), withheld otherwise.
+    where = reader.plan.access(EXPIRY_REVEALS)
+    expiry_code: Code | None = None if where.allowed else where.decision.code
     for row in rows:
         purpose = purposes.get(row.purpose)
         if purpose is None:
@@ -91,7 +98,7 @@ def _consents(conn: Connection, ids: list[int], reader: Reader) -> dict[int, lis
             "status": consent_status(row.action, row.notice_version, row.expires_at, purpose, reader.now),
             "notice_version": row.notice_version,
             "updated_at": row.occurred_at,
-            "expires_at": row.expires_at,
+            "expires_at": row.expires_at if expiry_code is None else expiry_code,
         })
     return out
 

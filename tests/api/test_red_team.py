@@ -301,3 +301,23 @@ def test_subject_reasons_reach_only_callers_that_may_know_preferences(gw: Gatewa
         row = conn.execute(select(audit_events.c.subjects).order_by(audit_events.c.seq.desc())
                            .limit(2)).all()
     assert {s["code"] for r in row for s in r.subjects} == {"RESTRICTED"}
+
+
+def test_a_consents_expiry_does_not_reveal_the_jurisdiction_where_location_is_denied(gw: Gateway) -> None:
+    # given: a 152-FZ customer whose grants expire with the notice's term, consenting to push
+    cid, _ = add_person(gw, jurisdiction="152-fz", language="ru")
+    gw.consent(cid, "marketing_push", expires_at=utcnow() + timedelta(days=365))
+    gw.consent(cid, "marketing_email", expires_at=utcnow() + timedelta(days=1095))
+    query = "query($id: ID!) { customer(id: $id) { consents { purpose expiresAt } } }"
+
+    # when: marketing reads the consents under push (no location) and under email (location)
+    push = gw.post(query, purpose="marketing_push", variables={"id": gw.pseudonym(cid)}).json()
+    email = gw.post(query, purpose="marketing_email", variables={"id": gw.pseudonym(cid)}).json()
+
+    # then: under push every expiry is withheld, with the policy's code at its path
+    assert all(c["expiresAt"] is None for c in push["data"]["customer"]["consents"])
+    assert set(errors_by_path(push).values()) == {"POLICY_DENIED"}
+    assert all(path[-1] == "expiresAt" for path in errors_by_path(push))
+    # and (the control): under email, where location may be read, the expiries are given
+    assert all(c["expiresAt"] for c in email["data"]["customer"]["consents"])
+    assert "errors" not in email

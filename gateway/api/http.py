@@ -13,11 +13,13 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import anyio
 import anyio.to_thread
 import orjson
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from sqlalchemy.exc import DBAPIError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -53,6 +55,17 @@ class Answer:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1024)
+def _operation_count(query: str, max_tokens: int) -> int:
+    """How many operations `query` defines (0 when it does not parse or is over the token
+    limit: execution then says why, with its own code)."""
+    try:
+        document = parse(query, no_location=True, max_tokens=max_tokens)
+    except GraphQLError:
+        return 0
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 def _error(status: int, code: Code, message: str, **headers: str) -> Answer:
@@ -190,6 +203,12 @@ class GraphQLEndpoint:
             allowed = QUERIES_ONLY  # GET never changes anything
         if isinstance(params, str):
             return _error(400, Code.BAD_REQUEST, params)
+        if params.operation is None and _operation_count(
+                params.query, self.services.settings.max_tokens) > 1:
+            # GraphQL's GetOperation: several operations and no name is a request error
+            # (strawberry would run the first one); nothing runs, nothing is touched.
+            return _error(400, Code.BAD_REQUEST, "the document holds several operations: name "
+                          "the one to run in `operationName`")
         with self.services.engine.connect() as conn:
             ctx = RequestContext(self.services, conn, caller, headers["x-purpose"], facts.request_id)
             facts.purpose = ctx.audit.purpose or ("unknown" if headers["x-purpose"] else "none")

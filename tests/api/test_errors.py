@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
+from gateway.consent.tables import consent_events
 from gateway.profile import service as profile_service
 from tests.api.support import Json, add_person, codes, errors_by_path, post_raw
 from tests.harness import Gateway
@@ -222,3 +224,32 @@ def test_validation_errors_never_suggest_names(gw: Gateway) -> None:
     text = response.text
     assert "Did you mean" not in text
     assert "LAST_ORDER_AT\"" not in text and "LAST_ORDER_AT'" not in text
+
+
+def test_several_operations_without_a_name_is_a_request_error(gw: Gateway) -> None:
+    # given: a document with a query and a mutation (a withdrawal the call center may record)
+    cid, _ = add_person(gw)
+    gw.consent(cid, "marketing_email")
+    token = gw.pseudonym(cid, "call_center")
+    document = (
+        "query A { purposes { name } } "
+        "mutation B($id: ID!) { recordConsent(input: {customerId: $id, purpose: \"marketing_email\", "
+        "noticeVersion: 2, action: \"withdraw\", sourceChannel: \"call_center\"}) { __typename } }"
+    )
+    sent = {"Authorization": f"Bearer {gw.keys['call_center']}", "X-Purpose": "support",
+            "Accept": "application/graphql-response+json"}
+
+    # when: it is sent without operationName, then naming the mutation
+    unnamed = gw.client.post("/graphql", headers=sent, json={"query": document, "variables": {"id": token}})
+    with gw.engine.connect() as conn:
+        events_between = conn.execute(select(func.count()).select_from(consent_events).where(
+            consent_events.c.customer_id == cid)).scalar_one()
+    named = gw.client.post("/graphql", headers=sent, json={
+        "query": document, "variables": {"id": token}, "operationName": "B"})
+
+    # then: the first is refused as a request (400, no data) and nothing ran
+    assert unnamed.status_code == 400
+    assert "data" not in unnamed.json() and codes(unnamed.json()) == ["BAD_REQUEST"]
+    assert events_between == 1
+    # and (the control): naming the operation runs that one, and only that one
+    assert named.json()["data"] == {"recordConsent": {"__typename": "RecordConsentSuccess"}}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from gateway.consent.purposes import Notice, Purpose, Purposes
-from gateway.consent.service import fz_details
+from gateway.consent.service import fz_details, fz_expiry
 from gateway.demo.activity import NextId, between
 
 Row = dict[str, Any]
@@ -75,6 +75,9 @@ def _consent_event(
     details = fz_details(purposes, purpose.name, notice) if (
         customer["jurisdiction"] == "152-fz" and action == "grant"
     ) else None
+    # A 152-FZ grant lasts its notice's term, as the consent service records it: older demo
+    # grants have expired by `now`, so the first hour already shows expiry.
+    expires_at = fz_expiry(details, at, expires_at)
     return {
         "id": next_id("consent_events"), "customer_id": customer["id"], "purpose": purpose.name,
         "notice_version": notice.version, "action": action, "occurred_at": at,

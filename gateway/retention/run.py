@@ -1,10 +1,16 @@
-"""The retention job: find the customers no purpose may keep, report, and (when told) erase.
+"""The retention job: per purpose, destroy what no purpose with a legal basis may keep.
 
-Dry run by default: nothing changes, the report says who is due and by when. With `apply`
-each due customer is erased through the one erasure (`gateway.rights.erase`: crypto-shred,
-deletion, proofs of their choices kept) in a transaction with its audit entry
-(`retention.erase`); every run, dry or not, leaves a `retention.run` entry with its counts.
-The report names customers by their audit pseudonym only.
+For every customer (`gateway.retention.plan`): when no purpose holds, the whole record is
+due and goes through the one erasure (`gateway.rights.erase`: crypto-shred, deletion, proofs
+of their choices kept; audit `retention.erase`); otherwise each stored unit that no purpose
+with a basis covers any more (interactions kept only for marketing after the consent was
+withdrawn, scores after an objection to profiling) is destroyed, the rest of the record
+kept (audit `retention.destroy`, naming the units and the purposes that ended). Each
+customer's change is one transaction with its audit entry.
+
+Dry run by default: nothing changes, the report says what is due and by when. Every run,
+dry or not, leaves a `retention.run` entry with its counts. The report names customers by
+their audit pseudonym only.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from gateway.privacy.pseudonyms import Pseudonymizer
 from gateway.privacy.signing import Signer
 from gateway.privacy.vault import Vault
 from gateway.retention.basis import Standing, standings
+from gateway.retention.plan import Plan, plan
 from gateway.rights.erase import erase_customer
 from gateway.store.types import utcnow
 
@@ -36,22 +43,27 @@ class Report:
     dry_run: bool
     grace_days: int
     checked: int = 0
-    kept: int = 0
+    kept: int = 0  # nothing due, nothing waiting
     due: list[dict[str, Any]] = field(default_factory=list)
-    waiting: int = 0  # basis ended, inside the grace period
-    erased: int = 0
+    waiting: int = 0  # a basis ended, inside the grace period, nothing due yet
+    erased: int = 0  # whole records erased
+    destroyed: int = 0  # customers some of whose data was destroyed, the rest kept
+    units: int = 0  # units destroyed in those
 
     @property
     def overdue(self) -> int:
-        """Due customers whose legal deadline has already passed."""
+        """Due customers with something whose legal deadline has already passed."""
         return sum(1 for d in self.due if d["overdue"])
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (pseudonyms, names, dates and counts only)."""
         return {"now": self.now.isoformat(), "dry_run": self.dry_run,
                 "grace_days": self.grace_days, "checked": self.checked, "kept": self.kept,
-                "waiting": self.waiting, "due": len(self.due), "overdue": self.overdue,
-                "erased": self.erased, "customers": self.due}
+                "waiting": self.waiting, "due": len(self.due),
+                "due_whole": sum(1 for d in self.due if d["action"] == "erase"),
+                "due_partial": sum(1 for d in self.due if d["action"] == "destroy"),
+                "overdue": self.overdue, "erased": self.erased, "destroyed": self.destroyed,
+                "units_destroyed": self.units, "customers": self.due}
 
 
 @dataclass(frozen=True)
@@ -68,38 +80,58 @@ class Retention:
 def run_retention(job: Retention, *, apply: bool = False, now: datetime | None = None,
                   grace_days: int = 0,
                   progress: Callable[[int], None] | None = None) -> Report:
-    """Check every customer; erase the due ones when `apply`. Audited either way."""
+    """Check every customer; destroy what is due when `apply`. Audited either way."""
     now = now or utcnow()
+    grace = timedelta(days=grace_days)
     report = Report(now, not apply, grace_days)
-    due: list[Standing] = []
+    due: list[Plan] = []
     with job.engine.connect() as conn:
         for standing in standings(conn, job.purposes, now):
             report.checked += 1
             if progress:
                 progress(1)
-            if standing.ended_at is None:
-                report.kept += 1
-            elif standing.ended_at + timedelta(days=grace_days) > now:
+            decided = plan(conn, standing, job.purposes, now, grace)
+            if decided.due:
+                due.append(decided)
+            elif decided.waiting:
                 report.waiting += 1
             else:
-                due.append(standing)
-    for standing in due:
-        report.due.append(_describe(job, standing, now))
-        if apply:
-            _erase(job, standing)
+                report.kept += 1
+    for decided in due:
+        report.due.append(_describe(job, decided, now))
+        if not apply:
+            continue
+        if decided.erase:
+            _erase(job, decided.standing)
             report.erased += 1
+        else:
+            report.units += _destroy(job, decided)
+            report.destroyed += 1
     with job.engine.begin() as conn:
         record_event(conn, "retention.run", audit=job.audit, signer=job.signer, actor=ACTOR,
                      detail={k: v for k, v in report.as_dict().items() if k != "customers"})
     return report
 
 
-def _describe(job: Retention, standing: Standing, now: datetime) -> dict[str, Any]:
-    deadline = standing.deadline
-    assert standing.ended_at is not None and deadline is not None
-    return {"ref": job.audit.customer_id(standing.customer_id), "ended": list(standing.ended),
-            "basis_ended_at": standing.ended_at.isoformat(), "deadline": deadline.isoformat(),
-            "overdue": deadline < now}
+def _describe(job: Retention, decided: Plan, now: datetime) -> dict[str, Any]:
+    standing = decided.standing
+    out: dict[str, Any] = {"ref": job.audit.customer_id(standing.customer_id),
+                           "action": "erase" if decided.erase else "destroy",
+                           "kept_by": list(standing.kept_by), "ended": list(standing.ended)}
+    if decided.erase:
+        deadline = standing.deadline
+        assert standing.ended_at is not None and deadline is not None
+        out.update(basis_ended_at=standing.ended_at.isoformat(), deadline=deadline.isoformat(),
+                   overdue=deadline < now)
+        return out
+    units = [{"unit": d.holding.name, "fields": list(d.holding.fields),
+              "categories": sorted(d.holding.categories), "ended": list(d.ended),
+              "basis_ended_at": d.ended_at.isoformat(), "deadline": d.deadline.isoformat(),
+              "overdue": d.deadline < now} for d in decided.holdings]
+    first = min(decided.holdings, key=lambda d: d.deadline)
+    out.update(units=units, basis_ended_at=first.ended_at.isoformat(),
+               deadline=first.deadline.isoformat(), overdue=first.deadline < now)
+    return out
 
 
 def _erase(job: Retention, standing: Standing) -> None:
@@ -111,3 +143,20 @@ def _erase(job: Retention, standing: Standing) -> None:
                      subjects=[standing.customer_id],
                      detail={"ended": list(standing.ended), "tombstone": done.tombstone,
                              "counts": done.counts})
+
+
+def _destroy(job: Retention, decided: Plan) -> int:
+    """Destroy the due units of one customer, with its audit entry, in one transaction."""
+    standing = decided.standing
+    counts: dict[str, int] = {}
+    with job.engine.begin() as conn:
+        for due in decided.holdings:
+            counts[due.holding.name] = due.holding.destroy(conn, job.vault, standing.customer_id)
+        record_event(conn, "retention.destroy", audit=job.audit, signer=job.signer, actor=ACTOR,
+                     subjects=[standing.customer_id],
+                     detail={"kept_by": list(standing.kept_by),
+                             "units": {d.holding.name: {"fields": list(d.holding.fields),
+                                                        "ended": list(d.ended)}
+                                       for d in decided.holdings},
+                             "counts": counts})
+    return len(decided.holdings)

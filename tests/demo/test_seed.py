@@ -7,6 +7,7 @@ import secrets
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -288,6 +289,32 @@ def test_152_fz_grants_carry_the_consent_content(
                       if n.version == grant["notice_version"])
         assert grant["details"] == fz_details(purposes, grant["purpose"], notice)
         assert grant["details"]["operator"] == purposes.operator
+
+
+def test_152_fz_grants_expire_after_their_term(
+    seeded: tuple[Engine, SeedReport], purposes: Purposes
+) -> None:
+    # given: the seeded customers by jurisdiction
+    engine, _ = seeded
+    jurisdiction = {c["id"]: c["jurisdiction"] for c in _rows(engine, customers)}
+
+    # when
+    grants = [e for e in _rows(engine, consent_events) if e["action"] == "grant"]
+    russian = [g for g in grants if jurisdiction[g["customer_id"]] == "152-fz"]
+    others = [g for g in grants if jurisdiction[g["customer_id"]] != "152-fz"]
+    by_term = [g for g in russian
+               if g["expires_at"] == g["occurred_at"] + timedelta(days=g["details"]["term_days"])]
+
+    # then: every 152-FZ grant ends at its term at the latest (as the consent service records
+    # it), and some are already over at the demo's moment: the first hour shows expiry
+    assert russian and others
+    for grant in russian:
+        term = timedelta(days=grant["details"]["term_days"])
+        assert grant["expires_at"] is not None
+        assert grant["expires_at"] <= grant["occurred_at"] + term
+    assert any(g["expires_at"] < DEFAULT_NOW for g in by_term)
+    # control: a GDPR grant has no term (only the few seeded with an expiry have one)
+    assert sum(g["expires_at"] is None for g in others) > len(others) // 2
 
 
 def test_channel_choices_follow_the_purposes_that_use_the_channels(purposes: Purposes) -> None:

@@ -113,7 +113,7 @@ def test_retention_run_reports_erases_only_what_no_basis_keeps(fresh_gateway: Ga
     assert refs["long"] in due and refs["lately"] in due
     assert refs["client"] not in due and refs["consenting"] not in due
     assert due[refs["long"]]["overdue"] is True and due[refs["lately"]]["overdue"] is False
-    assert "consent" in due[refs["long"]]["ended"]
+    assert "consent:marketing_email" in due[refs["long"]]["ended"]
     assert all(_exists(gw, c) for c in (withdrawn_long_ago, withdrawn_lately, still_a_client))
 
     # when: a grace period of a week, then applied
@@ -124,7 +124,7 @@ def test_retention_run_reports_erases_only_what_no_basis_keeps(fresh_gateway: Ga
     assert refs["lately"] not in {d["ref"] for d in graced.due}
     assert not _exists(gw, withdrawn_long_ago) and not _exists(gw, withdrawn_lately)
     assert _exists(gw, still_a_client) and _exists(gw, consenting)
-    assert applied.erased == len(applied.due) >= 2
+    assert applied.erased == len([d for d in applied.due if d["action"] == "erase"]) >= 2
     with gw.engine.connect() as conn:
         erased_by = set(conn.execute(select(rights_erasures.c.erased_by).where(
             rights_erasures.c.subject_ref.in_([refs["long"], refs["lately"]]))).scalars())
@@ -132,7 +132,8 @@ def test_retention_run_reports_erases_only_what_no_basis_keeps(fresh_gateway: Ga
             audit_events.c.action.like("retention.%")).group_by(audit_events.c.action)))
     assert verify_chain(gw.engine, gw.services.signer.jwks()).ok
     assert erased_by == {"retention"}
-    assert dict(actions) == {"retention.run": 3, "retention.erase": applied.erased}
+    assert dict(actions).get("retention.erase") == applied.erased
+    assert dict(actions)["retention.run"] == 3
 
 
 def test_the_report_holds_no_personal_data(fresh_gateway: Gateway) -> None:

@@ -19,7 +19,7 @@ def retention_cli() -> None:
 
 @retention_cli.command("run")
 @click.option("--apply", "apply_", is_flag=True,
-              help="Erase the customers that are due (default: a dry run that changes nothing).")
+              help="Destroy what is due (default: a dry run that changes nothing).")
 @click.option("--grace-days", default=0, show_default=True, type=click.IntRange(0, 29),
               help="Wait this many days after a basis ended (the legal deadline is 30).")
 @click.option("--now", "now_text", default=None, metavar="ISO-8601",
@@ -28,12 +28,15 @@ def retention_cli() -> None:
               default=None, help="Write the JSON report here (default: stdout).")
 def retention_run(apply_: bool, grace_days: int, now_text: str | None,
                   report_file: Path | None) -> None:
-    """Check every customer's legal bases; report who is due, by when; erase them with --apply.
+    """Check every customer's legal bases per purpose; report what is due, by when; destroy it
+    with --apply.
 
-    Run it daily (cron, a Kubernetes CronJob): a customer is due once every purpose's basis
-    ended (consent withdrawn or expired, 152-FZ term over, contract retention passed,
-    objection), unless another purpose still has one. Each run is audited (retention.run);
-    each erasure too (retention.erase), with the one erasure of `rights erase`.
+    Run it daily (cron, a Kubernetes CronJob). A purpose's basis ends with a withdrawal or
+    denial, an expiry (152-FZ term), a superseding notice, an objection, or its
+    `retention_days` after the last contact. Data only purposes whose basis ended covered is
+    destroyed (interactions kept only for marketing, scores after an objection to profiling;
+    audit retention.destroy), the rest kept; when no purpose holds, the whole record goes with
+    the one erasure of `rights erase` (retention.erase). Each run is audited (retention.run).
     """
     from gateway.app import build_services
     from gateway.cli import _progress, _settings
@@ -53,9 +56,14 @@ def retention_run(apply_: bool, grace_days: int, now_text: str | None,
         click.echo(text)
     else:
         report_file.write_text(text + "\n")
-    verb = "erased" if apply_ else "due (dry run: nothing changed; --apply erases)"
+    summary = report.as_dict()
+    if apply_:
+        done = f"{report.erased} erased whole, {report.destroyed} in part ({report.units} units)"
+    else:
+        done = (f"{summary['due_whole']} due whole, {summary['due_partial']} in part "
+                "(dry run: nothing changed; --apply destroys)")
     err.print(f"checked {report.checked}: kept {report.kept}, waiting {report.waiting}, "
-              f"{len(report.due)} {verb}, {report.overdue} past the 30-day deadline")
+              f"{done}, {report.overdue} past the 30-day deadline")
 
 
 def _parse_now(text: str | None) -> datetime | None:

@@ -15,7 +15,8 @@ from typing import Any
 
 import structlog
 
-_QUIET = {"casbin": "WARNING", "uvicorn.access": "WARNING"}
+# alembic announces each of its plugins at INFO whenever the readiness check loads it.
+_QUIET = {"casbin": "WARNING", "uvicorn.access": "WARNING", "alembic.runtime.plugins": "WARNING"}
 
 
 def _plain(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:

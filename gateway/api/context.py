@@ -64,9 +64,13 @@ class RequestContext:
         """The reader for the declared purpose; `PURPOSE_REQUIRED` / `PURPOSE_UNKNOWN` if none."""
         if self._reader is None:
             if not self.purpose_header:
+                # The purposes the caller's own role may read for: its business, not a secret
+                # (an officer is told to send compliance_audit).
+                own = sorted(self.services.policy.purposes_of(self.caller.role))
+                hint = "; send " + " or ".join(f"X-Purpose: {p}" for p in own) if own else ""
                 raise ServiceError(
                     Code.PURPOSE_REQUIRED,
-                    "declare the purpose of this read in the X-Purpose header",
+                    "declare the purpose of this read in the X-Purpose header" + hint,
                 )
             purpose = self.services.purposes.get(self.purpose_header)
             if purpose is None:

@@ -24,6 +24,20 @@ def test_personal_read_without_purpose_is_purpose_required(gw: Gateway) -> None:
     assert errors_by_path(body) == {("customers",): "PURPOSE_REQUIRED"}
 
 
+def test_an_officer_reading_without_purpose_is_told_to_send_compliance_audit(gw: Gateway) -> None:
+    # when: the compliance officer, and the marketing app as the control
+    officer = gw.post(CUSTOMERS, app="compliance_officer", purpose=None).json()
+    marketing = gw.post(CUSTOMERS, app="marketing", purpose=None).json()
+
+    # then: each is told the purposes of its own role, and only those
+    [error] = officer["errors"]
+    assert error["extensions"]["code"] == "PURPOSE_REQUIRED"
+    assert error["message"].endswith("; send X-Purpose: compliance_audit")
+    [other] = marketing["errors"]
+    assert "X-Purpose: marketing_email" in other["message"]
+    assert "compliance_audit" not in other["message"]
+
+
 def test_read_by_id_without_purpose_is_purpose_required(gw: Gateway) -> None:
     # given
     cid, _ = add_person(gw)

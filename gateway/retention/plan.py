@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from gateway.consent.purposes import Purposes
-from gateway.retention.basis import DEADLINE, Basis, Standing, last_end
+from gateway.retention.basis import DEADLINE, Standing, last_end
 from gateway.retention.holdings import HOLDINGS, Holding
 
 
@@ -48,14 +48,19 @@ class Plan:
         return self.erase or bool(self.holdings)
 
 
-def covering(holding: Holding, bases: tuple[Basis, ...], purposes: Purposes) -> list[Basis]:
-    """The bases of the purposes whose categories cover every category the unit reveals."""
-    return [b for b in bases if holding.categories <= purposes.by_name[b.purpose].categories]
+Cover = dict[str, frozenset[str]]
 
 
-def plan(conn: Connection, standing: Standing, purposes: Purposes, now: datetime,
+def covers(purposes: Purposes) -> Cover:
+    """Per unit, the purposes whose categories cover every category it reveals (computed once
+    per run: it depends on purposes.yaml only)."""
+    return {h.name: frozenset(p.name for p in purposes.by_name.values()
+                              if h.categories <= p.categories) for h in HOLDINGS}
+
+
+def plan(conn: Connection, standing: Standing, cover: Cover, now: datetime,
          grace: timedelta) -> Plan:
-    """Decide what is due for `standing`'s customer as of `now`."""
+    """Decide what is due for `standing`'s customer as of `now` (`cover`: `covers(...)`)."""
     ended_at = standing.ended_at
     if ended_at is not None:
         whole = ended_at + grace <= now
@@ -63,7 +68,8 @@ def plan(conn: Connection, standing: Standing, purposes: Purposes, now: datetime
     due: list[DueHolding] = []
     waiting = False
     for holding in HOLDINGS:
-        bases = covering(holding, standing.bases, purposes)
+        covering = cover[holding.name]
+        bases = [b for b in standing.bases if b.purpose in covering]
         if any(b.holds for b in bases):
             continue
         end = last_end(bases, standing.activity)

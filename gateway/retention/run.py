@@ -28,7 +28,7 @@ from gateway.privacy.pseudonyms import Pseudonymizer
 from gateway.privacy.signing import Signer
 from gateway.privacy.vault import Vault
 from gateway.retention.basis import Standing, standings
-from gateway.retention.plan import Plan, plan
+from gateway.retention.plan import Plan, covers, plan
 from gateway.rights.erase import erase_customer
 from gateway.store.types import utcnow
 
@@ -85,12 +85,13 @@ def run_retention(job: Retention, *, apply: bool = False, now: datetime | None =
     grace = timedelta(days=grace_days)
     report = Report(now, not apply, grace_days)
     due: list[Plan] = []
+    cover = covers(job.purposes)
     with job.engine.connect() as conn:
         for standing in standings(conn, job.purposes, now):
             report.checked += 1
             if progress:
                 progress(1)
-            decided = plan(conn, standing, job.purposes, now, grace)
+            decided = plan(conn, standing, cover, now, grace)
             if decided.due:
                 due.append(decided)
             elif decided.waiting:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Connection,
     Integer,
     Select,
@@ -102,7 +103,7 @@ _LIMIT = bindparam("limit", type_=Integer())
 _AFTER_RANK = bindparam("after_rank", type_=BigInteger())
 _AFTER_ID = bindparam("after_id", type_=Integer())
 _CUSTOMER = bindparam("customer", type_=Integer())
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[int] = bindparam("ids", expanding=True)
 _STATEMENTS: dict[tuple[int, str], tuple[Purpose, Select[Any]]] = {}
 
 # The reader's own order of customers (DESIGN.md rule 9 and issue 9): a keyed permutation of

@@ -48,6 +48,7 @@ from graphql import (
 from gateway.api.context import RequestContext
 from gateway.api.limits import document_rules
 from gateway.api.schema import GatewaySchema
+from gateway.api.withhold import Withheld
 from gateway.config import Settings
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
@@ -75,6 +76,9 @@ class Leaf:
     serialize: Callable[[Any], Any]
     is_list: bool
     attr: str  # the key of a nested item's dict (`ordered_at` for `orderedAt`)
+    # A str is its own serialisation for String and ID (graphql-core returns it as is):
+    # the common case skips the call.
+    str_is_itself: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class Shape:
     first: int | None
     fields: tuple[Field, ...]
     wanted: tuple[str, ...]  # the personal fields, as the resolver's `requested` finds them
+    locations: dict[int, list[dict[str, int]]]  # of the node fields' errors, by id(node)
 
 
 def _leaf(node: FieldNode, parent: GraphQLObjectType) -> Leaf:
@@ -111,7 +116,7 @@ def _leaf(node: FieldNode, parent: GraphQLObjectType) -> Leaf:
         kind = item.of_type
     if not isinstance(kind, GraphQLScalarType) or node.selection_set is not None:
         raise _Refuse(name)
-    return Leaf(name, node, kind.serialize, is_list, _snake(name))
+    return Leaf(name, node, kind.serialize, is_list, _snake(name), kind.name in ("String", "ID"))
 
 
 def _fields(node: FieldNode) -> list[FieldNode]:
@@ -166,7 +171,9 @@ def shape_of(schema: GatewaySchema, document: DocumentNode) -> Shape:
         else:
             raise _Refuse(name)
     wanted = tuple(f.leaf.name for f in fields if f.leaf.name != "id")
-    return Shape(operation.name.value if operation.name else None, first, tuple(fields), wanted)
+    locations = {id(f.leaf.node): Withheld.location_of(f.leaf.node) for f in fields}
+    return Shape(operation.name.value if operation.name else None, first, tuple(fields), wanted,
+                 locations)
 
 
 def run(shape: Shape, ctx: RequestContext, settings: Settings) -> dict[str, Any] | None:
@@ -180,6 +187,7 @@ def run(shape: Shape, ctx: RequestContext, settings: Settings) -> dict[str, Any]
         reader = ctx.reader()
         page = service.list_customers(ctx.conn, reader, service.CustomerQuery(first=first), shape.wanted)
         ctx.record("customers", page.views, shape.wanted)
+        ctx.withheld.know(shape.locations)
         return {"customers": {"nodes": [_node(shape, ctx, i, view) for i, view in enumerate(page.views)]}}
     except (ServiceError, GraphQLError, _Refuse, TypeError, ValueError, KeyError, AttributeError):
         return None
@@ -217,6 +225,8 @@ def _node(shape: Shape, ctx: RequestContext, index: int, view: Any) -> dict[str,
 def _scalar(leaf: Leaf, value: Any) -> Any:
     # Non-null leaves only below a node (list items, order fields): graphql-core would
     # answer an error for a null there, which the planner leaves to it.
+    if value.__class__ is str and leaf.str_is_itself:
+        return value
     if value is None:
         raise _Refuse(leaf.name)
     serialized = leaf.serialize(value)

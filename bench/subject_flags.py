@@ -31,9 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Connection, Select, select, text  # noqa: E402
+from sqlalchemy import Connection, Select, select, text
 
-from bench._setup import MASTER_KEY, POLICY_DIR, SCENARIO_APPS, bench_database  # noqa: E402
+from bench._setup import MASTER_KEY, POLICY_DIR, SCENARIO_APPS, bench_database
 
 
 def _explain_ms(conn: Connection, stmt: Select[Any], params: dict[str, Any]) -> float:

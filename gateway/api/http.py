@@ -29,8 +29,6 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from gateway.api.context import RequestContext, Services
-from gateway.api.plans import PlanCache, Shape
-from gateway.api.plans import run as run_plan
 from gateway.api.errors import format_error
 from gateway.api.limits import LIMIT_CODES
 from gateway.api.negotiation import (
@@ -42,6 +40,8 @@ from gateway.api.negotiation import (
     params_from_query_string,
     response_media,
 )
+from gateway.api.plans import PlanCache, Shape
+from gateway.api.plans import run as run_plan
 from gateway.api.schema import GatewaySchema
 from gateway.audit.service import write_entry
 from gateway.auth.documents import DocumentRegistry, document_hash

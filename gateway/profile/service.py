@@ -34,7 +34,6 @@ from gateway.consent.state import (
     page_flag_columns,
     subject_allows,
     subject_allows_listing,
-    subject_flag_columns,
 )
 from gateway.errors import MergedError, ServiceError
 from gateway.linkage.aliases import merged_into

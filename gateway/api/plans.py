@@ -3,9 +3,10 @@
 A persisted document is known before any request runs it, so its execution can be worked
 out once instead of by graphql-core per field and per row: which fields are selected, how
 each value is serialised (the schema's own scalar functions), where each one goes in the
-answer and which field node an error about it names. Per (document, role, purpose) the plan
-also fixes the policy's answer for every field (`gateway.policy.FieldPlan`), so that only the
-subject's decisions are left to the rows.
+answer and which field node (and location) an error about it names. The policy's answer for
+each selected field of a (role, purpose) is the compiled `gateway.policy.FieldPlan`, worked
+into per-field steps once per selection (`gateway.profile.reader`): the rows are left only
+the subject's decisions, the sealed identifiers and the pseudonyms.
 
 The planner is strict: it compiles only the shapes it knows, `customers(first: <int>)
 { nodes { ... } }` over the profile's scalar fields, `id` and `orders { <scalars> }`, one

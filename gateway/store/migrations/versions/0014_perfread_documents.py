@@ -1,6 +1,6 @@
 """persisted (trusted) documents registered by apps, by sha256
 
-Revision ID: 0014_perfread_persisted_documents
+Revision ID: 0014_perfread_documents
 Revises: 0008_sealed_text
 Create Date: 2026-12-01 15:00:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import gateway.store.types
 
-revision = '0014_perfread_persisted_documents'
+revision = '0014_perfread_documents'
 down_revision = '0008_sealed_text'
 branch_labels = None
 depends_on = None

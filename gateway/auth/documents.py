@@ -14,7 +14,9 @@ import hashlib
 import re
 import threading
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.auth.tables import persisted_documents
 from gateway.store.types import utcnow
@@ -59,8 +61,12 @@ class DocumentRegistry:
         """Register `document` for `app_id` (in the caller's transaction); its hash. Idempotent."""
         sha256 = document_hash(document)
         if self.find(conn, app_id, sha256) is None:
-            conn.execute(insert(persisted_documents).values(
-                app_id=app_id, sha256=sha256, document=document, created_at=utcnow()))
+            # Two workers may register the same document at once: the same text under the
+            # same key, so the second insert is nothing to refuse.
+            dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            conn.execute(dialect_insert(persisted_documents).values(
+                app_id=app_id, sha256=sha256, document=document, created_at=utcnow(),
+            ).on_conflict_do_nothing())
         return sha256
 
     def _remember(self, key: tuple[int, str], document: str) -> None:

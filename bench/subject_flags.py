@@ -126,8 +126,8 @@ def main() -> None:
                     results.append({"scenario": name, "purpose": purpose_name, "flagged": flagged, **med})
                     label = f"{name} ({purpose_name}, {flagged} flagged)"
                     for prefix, what in (("", "server"), ("min", "min"), ("w", "wall")):
-                        if f"{prefix}{names[0]}" not in med:
-                            continue
+                        if f"{prefix}{names[0]}" not in med or med[f"{prefix}{names[0]}"] != med[f"{prefix}{names[0]}"]:
+                            continue  # not measured (no EXPLAIN on SQLite: NaN)
                         m = {n: med[f"{prefix}{n}"] for n in names}
                         print(f"{label:<40} {what:<6} {m['before']:8.3f} {m['before'] - m['bare']:8.3f} "
                               f"{m['page']:8.3f} {m['lookup']:8.3f} {m['page'] + m['lookup'] - m['bare']:8.3f} "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import gc
+import hashlib
 import io
 import pstats
 import statistics
@@ -35,6 +36,7 @@ from bench._setup import POLICY_DIR, SCENARIO_APPS, BenchDatabase
 
 FLOOR_B_LABEL = "b  floor B (strawberry execute_sync)"
 C1_LABEL = "c1 gateway _handle, support/service"
+P1_LABEL = "p1 gateway _handle, support, persisted (plan)"
 
 
 def _settings(db: BenchDatabase) -> Any:
@@ -98,6 +100,18 @@ def _subjects(db: BenchDatabase) -> Subjects:
     out.calls[C1_LABEL] = partial(endpoint._handle, body, out.headers["support"])
     out.calls["c2 gateway _handle, marketing/marketing_email"] = partial(
         endpoint._handle, body, out.headers["marketing"])
+    # The same reads as persisted documents: registered once by each app (the text with its
+    # hash), then named by the hash alone and served through the compiled plan.
+    sha = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(QUERY.encode()).hexdigest()}}
+    persisted = orjson.dumps({"extensions": sha})
+    for app in ("compliance", "support", "marketing"):
+        registered = endpoint._handle(orjson.dumps({"query": QUERY, "extensions": sha}), out.headers[app])
+        assert registered.status == 200, registered
+    out.calls[P1_LABEL] = partial(endpoint._handle, persisted, out.headers["support"])
+    out.calls["p2 gateway _handle, marketing, persisted (plan)"] = partial(
+        endpoint._handle, persisted, out.headers["marketing"])
+    out.calls["p0 gateway _handle, compliance, persisted (plan)"] = partial(
+        endpoint._handle, persisted, out.headers["compliance"])
     return out
 
 
@@ -131,7 +145,8 @@ def time_calls(
             call()
             drop_shared_tracebacks()
     samples: dict[str, list[float]] = {label: [] for label in calls}
-    clock = time.perf_counter
+    cpu: dict[str, list[float]] = {label: [] for label in calls}
+    clock, thread_clock = time.perf_counter, time.thread_time
     gc_clock = GCClock()
     gc.collect()
     gc.callbacks.append(gc_clock)
@@ -139,9 +154,11 @@ def time_calls(
         for _ in range(iterations):
             for label, call in calls.items():
                 gc_clock.label = label
-                started = clock()
+                started, cpu_started = clock(), thread_clock()
                 call()
                 samples[label].append((clock() - started) * 1e6)
+                # This thread's CPU: on a shared machine, wall time counts other processes.
+                cpu[label].append((thread_clock() - cpu_started) * 1e6)
                 gc_clock.label = ""
                 drop_shared_tracebacks()
     finally:
@@ -151,6 +168,7 @@ def time_calls(
         deciles = statistics.quantiles(values, n=10)
         out[label] = {"median_us": statistics.median(values), "mean_us": statistics.fmean(values),
                       "p10_us": deciles[0], "p90_us": deciles[-1],
+                      "cpu_median_us": statistics.median(cpu[label]),
                       "gc_us": gc_clock.seconds.get(label, 0.0) / iterations * 1e6}
     return out
 

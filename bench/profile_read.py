@@ -35,7 +35,8 @@ from bench._setup import bench_database
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_RATIO = 0.60
-RATIOS = (("c1", "b"), ("c2", "b"), ("c0", "b"), ("b", "a"), ("c1", "a"))
+RATIOS = (("c1", "b"), ("c2", "b"), ("c0", "b"), ("b", "a"), ("c1", "a"),
+          ("p1", "b"), ("p2", "b"), ("p0", "b"), ("p1", "a"))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,8 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=2000, help="demo customers to seed")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--targets", default="a,b,c0,c1,c2",
-                        help="comma-separated, from a,b,c0,c1,c2 (c0: compliance officer, all "
-                        "fields allowed; c1: support app, service; c2: marketing app, consent)")
+                        help="comma-separated, from a,b,c0,c1,c2,p0,p1,p2 (c0: compliance officer, all "
+                        "fields allowed; c1: support app, service; c2: marketing app, consent; "
+                        "pN: cN as a persisted document, through its compiled plan)")
     parser.add_argument("--load", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator (auto: wrk if installed)")
     parser.add_argument("--iterations", type=int, default=200,
@@ -183,12 +185,15 @@ def print_inprocess(inproc: dict[str, Any]) -> None:
     """The in-process figures (and the profile, when taken)."""
     timings = inproc["timings"]
     print(f"\nIn process, no HTTP ({inproc['iterations']} interleaved executions each; "
-          "us per request: median, p10, p90, mean, of which GC):")
+          "us per request: median, p10, p90, mean, of which GC; then the thread's CPU median):")
     base = timings.get(FLOOR_B_LABEL, {}).get("median_us")
+    base_cpu = timings.get(FLOOR_B_LABEL, {}).get("cpu_median_us")
     for label, t in timings.items():
         vs_b = f"  b/this {base / t['median_us']:.2f}" if base else ""
+        cpu = t.get("cpu_median_us")
+        by_cpu = f"  cpu {cpu:,.0f} b/this {base_cpu / cpu:.2f}" if cpu and base_cpu else ""
         print(f"  {label:<46}{t['median_us']:>8,.0f}{t['p10_us']:>8,.0f}{t['p90_us']:>8,.0f}"
-              f"{t['mean_us']:>8,.0f}{t['gc_us']:>8,.0f}{vs_b}")
+              f"{t['mean_us']:>8,.0f}{t['gc_us']:>8,.0f}{vs_b}{by_cpu}")
     for name, leak in inproc["leak"].items():
         print(f"  leak check {name}, {leak['requests']} requests: "
               f"{leak['frames_per_request']:,.0f} "

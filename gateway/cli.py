@@ -133,6 +133,38 @@ def apps_list() -> None:
         click.echo(f"{row.name}\t{row.role}\t{row.key_prefix}…\t{state}")
 
 
+@apps.command("register-query")
+@click.argument("name")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def apps_register_query(name: str, file: Path) -> None:
+    """Register the GraphQL document in FILE for app NAME (a persisted / trusted document);
+    print its sha256, the `extensions.persistedQuery.sha256Hash` the app sends instead."""
+    from graphql import GraphQLError, parse
+
+    from gateway.auth.documents import DocumentRegistry
+    from gateway.auth.tables import apps as apps_table
+    from gateway.store.db import make_engine
+
+    document = file.read_text(encoding="utf-8")
+    try:
+        parse(document, no_location=True)
+    except GraphQLError as exc:
+        err.print(f"[red]BAD_REQUEST[/red]: the document does not parse: {exc.message}")
+        sys.exit(2)
+    engine = make_engine(_settings().database_url)
+    try:
+        with engine.begin() as conn:
+            app = conn.execute(select(apps_table.c.id).where(
+                apps_table.c.name == name, apps_table.c.revoked_at.is_(None))).first()
+            if app is None:
+                err.print(f"[red]NOT_FOUND[/red]: no active app named {name}")
+                sys.exit(2)
+            sha256 = DocumentRegistry().register(conn, app.id, document)
+    finally:
+        engine.dispose()
+    click.echo(sha256)
+
+
 # --- demo -----------------------------------------------------------------------------------
 
 

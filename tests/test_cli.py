@@ -108,3 +108,46 @@ def test_schema_export_matches_the_committed_sdl() -> None:
     # then
     assert result.exit_code == 0
     assert result.stdout == (REPO / "schema" / "schema.graphql").read_text()
+
+
+def test_apps_register_query_stores_the_document_under_its_sha256(env: dict[str, str], tmp_path: Path) -> None:
+    # given: an app and a document in a file
+    import hashlib
+
+    from gateway.auth.tables import persisted_documents
+
+    runner = CliRunner(env=env)
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(main, ["apps", "create", "crm-sync", "--role", "support"]).exit_code == 0
+    document = "{ customers(first: 5) { nodes { id city } } }\n"
+    path = tmp_path / "page.graphql"
+    path.write_text(document)
+    # when
+    result = runner.invoke(main, ["apps", "register-query", "crm-sync", str(path)])
+    again = runner.invoke(main, ["apps", "register-query", "crm-sync", str(path)])
+    # then: the hash is printed, the text stored once (registering is idempotent)
+    sha = hashlib.sha256(document.encode()).hexdigest()
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == sha == again.stdout.strip()
+    engine = create_engine(env["GATEWAY_DATABASE_URL"])
+    with engine.connect() as conn:
+        rows = conn.execute(select(persisted_documents)).all()
+    engine.dispose()
+    assert [(r.sha256, r.document) for r in rows] == [(sha, document)]
+
+
+def test_apps_register_query_refuses_an_unknown_app_and_a_document_that_does_not_parse(
+        env: dict[str, str], tmp_path: Path) -> None:
+    # given
+    runner = CliRunner(env=env)
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(main, ["apps", "create", "crm-sync", "--role", "support"]).exit_code == 0
+    good, bad = tmp_path / "good.graphql", tmp_path / "bad.graphql"
+    good.write_text("{ customers { nodes { id } } }")
+    bad.write_text("{ customers { nodes { id ")
+    # when
+    unknown = runner.invoke(main, ["apps", "register-query", "nobody", str(good)])
+    broken = runner.invoke(main, ["apps", "register-query", "crm-sync", str(bad)])
+    # then
+    assert unknown.exit_code == 2 and "NOT_FOUND" in unknown.output
+    assert broken.exit_code == 2 and "BAD_REQUEST" in broken.output

@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +20,7 @@ import anyio
 import anyio.to_thread
 import orjson
 from graphql import GraphQLError, OperationDefinitionNode, parse
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -39,8 +40,11 @@ from gateway.api.negotiation import (
     params_from_query_string,
     response_media,
 )
+from gateway.api.plans import PlanCache, Shape
+from gateway.api.plans import run as run_plan
 from gateway.api.schema import GatewaySchema
 from gateway.audit.service import write_entry
+from gateway.auth.documents import DocumentRegistry, document_hash
 from gateway.ops.metrics import AUDIT_APPEND_SECONDS, UNAVAILABLE, observe_pool
 from gateway.ops.observe import RequestFacts, observe
 from gateway.policy.codes import Code
@@ -102,6 +106,8 @@ class GraphQLEndpoint:
         self.services = services
         self.schema = schema
         self._limiter = anyio.CapacityLimiter(services.settings.threads_per_worker)
+        self.documents = DocumentRegistry()
+        self.plans = PlanCache(schema, services.settings)
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -165,6 +171,35 @@ class GraphQLEndpoint:
             limiter=self._limiter,
         )
 
+    def _resolve(self, conn: Connection, app_id: int, params: Params,
+                 graphql_response: bool) -> Params | Answer:
+        """The text of a persisted document request (registering it when the app sends its
+        text with its hash: automatic persisted queries), or the answer refusing it."""
+        sha256 = params.persisted
+        if sha256 is None:
+            return params
+        if not params.query:
+            text = self.documents.find(conn, app_id, sha256)
+            if text is None:
+                # Apollo's clients answer this code by sending the text with the hash.
+                return _error(400 if graphql_response else 200, Code.PERSISTED_QUERY_NOT_FOUND,
+                              "no document registered by this app under this sha256; send its "
+                              "`query` with the hash to register it")
+            return replace(params, query=text)
+        if document_hash(params.query) != sha256:
+            return _error(400, Code.BAD_REQUEST, "the sha256 does not match the document's text")
+        self.documents.register(conn, app_id, params.query)  # committed with the audit entry
+        return params
+
+    def _shape(self, params: Params, ctx: RequestContext) -> Shape | None:
+        """The compiled plan of a persisted document for this caller, or None."""
+        if params.persisted is None:
+            return None
+        shape = self.plans.get(params.persisted, params.query, ctx.caller.role, ctx.audit.purpose)
+        if shape is None or (params.operation is not None and params.operation != shape.operation):
+            return None
+        return shape
+
     def _handle(self, body: bytes, headers: dict[str, str | None],
                 params: Params | str | None = None, graphql_response: bool = False,
                 facts: RequestFacts | None = None) -> Answer:
@@ -203,29 +238,44 @@ class GraphQLEndpoint:
             allowed = QUERIES_ONLY  # GET never changes anything
         if isinstance(params, str):
             return _error(400, Code.BAD_REQUEST, params)
-        if params.operation is None and _operation_count(
-                params.query, self.services.settings.max_tokens) > 1:
-            # GraphQL's GetOperation: several operations and no name is a request error
-            # (strawberry would run the first one); nothing runs, nothing is touched.
-            return _error(400, Code.BAD_REQUEST, "the document holds several operations: name "
-                          "the one to run in `operationName`")
         with self.services.engine.connect() as conn:
+            resolved = self._resolve(conn, caller.app_id, params, graphql_response)
+            if isinstance(resolved, Answer):
+                return resolved
+            params = resolved
+            if params.operation is None and _operation_count(
+                    params.query, self.services.settings.max_tokens) > 1:
+                # GraphQL's GetOperation: several operations and no name is a request error
+                # (strawberry would run the first one); nothing runs, nothing is touched.
+                return _error(400, Code.BAD_REQUEST, "the document holds several operations: name "
+                              "the one to run in `operationName`")
             ctx = RequestContext(self.services, conn, caller, headers["x-purpose"], facts.request_id)
             facts.purpose = ctx.audit.purpose or ("unknown" if headers["x-purpose"] else "none")
-            try:
-                result = self.schema.execute_sync(
-                    params.query, variable_values=params.variables, context_value=ctx,
-                    operation_name=params.operation, allowed_operation_types=allowed,
-                )
-            except InvalidOperationTypeError:
-                return _error(405, Code.BAD_REQUEST, "send mutations with POST", Allow="POST")
-            except CannotGetOperationTypeError:
-                return _error(400, Code.BAD_REQUEST,
-                              "name the operation to run in `operationName` (the document has "
-                              "several, or none by that name)")
+            shape = self._shape(params, ctx)
+            data = None if shape is None else run_plan(shape, ctx, self.services.settings)
+            if shape is not None and data is None:
+                # The plan gave way (a refusal, a value it does not handle): the general path
+                # runs from scratch, with none of the abandoned run's notes.
+                ctx = RequestContext(self.services, conn, caller, headers["x-purpose"], facts.request_id)
+            if data is not None:
+                result_data: dict[str, Any] | None = data
+                result_errors: list[GraphQLError] = []
+            else:
+                try:
+                    result = self.schema.execute_sync(
+                        params.query, variable_values=params.variables, context_value=ctx,
+                        operation_name=params.operation, allowed_operation_types=allowed,
+                    )
+                except InvalidOperationTypeError:
+                    return _error(405, Code.BAD_REQUEST, "send mutations with POST", Allow="POST")
+                except CannotGetOperationTypeError:
+                    return _error(400, Code.BAD_REQUEST,
+                                  "name the operation to run in `operationName` (the document has "
+                                  "several, or none by that name)")
+                result_data, result_errors = result.data, list(result.errors or ())
             max_tokens = self.services.settings.max_tokens
             errors = ctx.withheld.errors() + _request_errors(
-                [format_error(e, max_tokens) for e in result.errors or ()])
+                [format_error(e, max_tokens) for e in result_errors])
             ctx.audit.errors = dict(Counter(e["extensions"]["code"] for e in errors))
             if errors and any(e["extensions"]["code"] == Code.INTERNAL for e in errors):
                 conn.rollback()  # an unexpected failure keeps none of a mutation's writes
@@ -249,8 +299,8 @@ class GraphQLEndpoint:
         out: dict[str, Any] = {}
         if errors:
             out["errors"] = errors
-        executed = result.data is not None or any("path" in e for e in errors)
+        executed = result_data is not None or any("path" in e for e in errors)
         if executed:
-            out["data"] = result.data
+            out["data"] = result_data
         status = 200 if executed or not graphql_response else 400
         return Answer(status, out, {})

@@ -14,6 +14,8 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from gateway.auth.documents import normalise_hash
+
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 
@@ -25,6 +27,10 @@ class Params:
     query: str
     variables: dict[str, Any] | None
     operation: str | None
+    # The sha256 (lowercase hex) a persisted / trusted document request names, if any:
+    # `extensions.persistedQuery.sha256Hash` or `documentId` (gateway/auth/documents.py).
+    # With no `query`, `query` is "" and the registry supplies the text.
+    persisted: str | None = None
 
 
 def response_media(accept: str | None) -> str | None:
@@ -100,11 +106,28 @@ def params_from_query_string(query_string: str) -> Params | str:
     return _checked(payload)
 
 
+def _persisted(payload: dict[str, Any], extensions: Any) -> str | None | bool:
+    """The hash a request names (None: none; False: a name that is not a sha256)."""
+    named: Any = payload.get("documentId")
+    if named is None and isinstance(extensions, dict):
+        persisted = extensions.get("persistedQuery")
+        named = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+    if named is None:
+        return None
+    found = normalise_hash(named) if isinstance(named, str) else None
+    return False if found is None else found
+
+
 def _checked(payload: dict[str, Any]) -> Params | str:
     query = payload.get("query")
     variables = payload.get("variables")
     operation = payload.get("operationName")
     extensions = payload.get("extensions")
+    persisted = _persisted(payload, extensions)
+    if persisted is False:
+        return "a persisted document is named by its sha256 in lowercase hex"
+    if query is None and persisted:
+        query = ""
     if not isinstance(query, str):
         return "the body must be a JSON object with a `query` string"
     if variables is not None and not isinstance(variables, dict):
@@ -113,4 +136,4 @@ def _checked(payload: dict[str, Any]) -> Params | str:
         return "`operationName` must be a string"
     if extensions is not None and not isinstance(extensions, dict):
         return "`extensions` must be a JSON object"
-    return Params(query, variables, operation)
+    return Params(query, variables, operation, persisted if isinstance(persisted, str) else None)

@@ -31,15 +31,24 @@ class Withheld:
     def add(self, path: list[str | int], node: FieldNode, code: Code) -> None:
         self.notes.append((path, node, code))
 
+    def know(self, locations: dict[int, list[dict[str, int]]]) -> None:
+        """Locations of field nodes worked out beforehand (a compiled plan's), by `id(node)`;
+        the plan keeps its nodes alive, so the ids stay theirs."""
+        self._locations.update(locations)
+
+    @staticmethod
+    def location_of(node: FieldNode) -> list[dict[str, int]]:
+        """The `locations` entry of an error about `node`."""
+        if node.loc is None:
+            return []
+        where: SourceLocation = get_location(node.loc.source, node.loc.start)
+        return [{"line": where.line, "column": where.column}]
+
     def _location(self, node: FieldNode) -> list[dict[str, int]]:
         # One location per field node of the query, not per row of the answer.
         found = self._locations.get(id(node))
         if found is None:
-            found = []
-            if node.loc is not None:
-                where: SourceLocation = get_location(node.loc.source, node.loc.start)
-                found = [{"line": where.line, "column": where.column}]
-            self._locations[id(node)] = found
+            found = self._locations[id(node)] = self.location_of(node)
         return found
 
     def errors(self) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, String, Table
+from sqlalchemy import Column, ForeignKey, Integer, PrimaryKeyConstraint, String, Table, Text
 
 from gateway.store.metadata import metadata
 from gateway.store.types import UTCDateTime
@@ -18,4 +18,18 @@ apps = Table(
     Column("key_prefix", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+# Persisted (trusted) documents: the GraphQL documents an app registered, by the sha256 of
+# their text (Apollo's persisted queries, GraphQL trusted documents). Only the registering
+# app may run a document by its hash; the text holds no personal data (documents with
+# variables carry their values in the request, not here).
+persisted_documents = Table(
+    "persisted_documents",
+    metadata,
+    Column("app_id", Integer, ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("app_id", "sha256"),
 )

@@ -36,6 +36,7 @@ class Code(StrEnum):
     # `extensions.survivor` is the survivor's id for the calling app
     MERGED = "MERGED"
     BAD_REQUEST = "BAD_REQUEST"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # a hash this app never registered
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
     INTERNAL = "INTERNAL"

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Connection,
     Integer,
     Select,
@@ -28,7 +29,12 @@ from sqlalchemy import (
 )
 
 from gateway.consent.purposes import Purpose
-from gateway.consent.state import flags_of, subject_allows, subject_flag_columns
+from gateway.consent.state import (
+    flags_of,
+    page_flag_columns,
+    subject_allows,
+    subject_allows_listing,
+)
 from gateway.errors import MergedError, ServiceError
 from gateway.linkage.aliases import merged_into
 from gateway.policy import Decision, decide_subject
@@ -96,6 +102,7 @@ _LIMIT = bindparam("limit", type_=Integer())
 _AFTER_RANK = bindparam("after_rank", type_=BigInteger())
 _AFTER_ID = bindparam("after_id", type_=Integer())
 _CUSTOMER = bindparam("customer", type_=Integer())
+_IDS: BindParameter[int] = bindparam("ids", expanding=True)
 _STATEMENTS: dict[tuple[int, str], tuple[Purpose, Select[Any]]] = {}
 
 # The reader's own order of customers (DESIGN.md rule 9 and issue 9): a keyed permutation of
@@ -121,17 +128,30 @@ def _params(reader: Reader, **more: Any) -> dict[str, Any]:
 
 
 def _base(reader: Reader) -> Select[Any]:
-    purpose = reader.plan.purpose
-    return _statement(purpose, "base", lambda: with_data_key(
-        select(customers, *subject_flag_columns(customers.c.id, purpose, _NOW), _RANK)
-    ))
+    return _statement(reader.plan.purpose, "base", lambda: with_data_key(select(customers, _RANK)))
 
 
 def _listed(reader: Reader) -> Select[Any]:
     """Every customer the purpose may process (minimisation: a list holds no one else)."""
     purpose = reader.plan.purpose
     return _statement(purpose, "listed", lambda: _base(reader).where(
-        subject_allows(customers.c.id, purpose, _NOW)))
+        subject_allows_listing(customers.c.id, purpose, _NOW)))
+
+
+def _flags(purpose: Purpose) -> Select[Any]:
+    """The subject flags of the customers `ids`: one lookup per page, an indexed probe per
+    customer and flag, rather than flags computed beside the listing's scan (issue 15)."""
+    return _statement(purpose, "flags", lambda: select(
+        customers.c.id, *page_flag_columns(customers.c.id, purpose, _NOW, _IDS)).where(
+        customers.c.id.in_(_IDS)))
+
+
+def subject_decisions(conn: Connection, purpose: Purpose, now: Any, ids: list[int]) -> dict[int, Decision]:
+    """`decide_subject` for `purpose` of each customer in `ids` (absent ids: none)."""
+    if not ids:
+        return {}
+    rows = conn.execute(_flags(purpose), {"now": now, "ids": ids})
+    return {row.id: decide_subject(purpose, flags_of(row)) for row in rows}
 
 
 def _in_order(stmt: Select[Any]) -> Select[Any]:
@@ -297,10 +317,7 @@ def _withhold_unprofiled(conn: Connection, reader: Reader, views: list[CustomerV
         return
     decisions: dict[int, Decision] = {}
     if profiling is not None:
-        stmt = select(customers.c.id, *subject_flag_columns(customers.c.id, profiling, _NOW)).where(
-            customers.c.id.in_([v.internal_id for v in held]))
-        for row in conn.execute(stmt, {"now": reader.now}):
-            decisions[row.id] = decide_subject(profiling, flags_of(row))
+        decisions = subject_decisions(conn, profiling, reader.now, [v.internal_id for v in held])
     for view in held:
         decision = decisions.get(view.internal_id, _NO_PROFILING)
         if decision.allowed:
@@ -313,8 +330,8 @@ def _withhold_unprofiled(conn: Connection, reader: Reader, views: list[CustomerV
 
 
 def _views(conn: Connection, reader: Reader, rows: Sequence[Any], wanted: tuple[str, ...]) -> list[CustomerView]:
-    purpose = reader.plan.purpose
-    views = [build_view(row, decide_subject(purpose, flags_of(row)), wanted, reader) for row in rows]
+    decisions = subject_decisions(conn, reader.plan.purpose, reader.now, [row.id for row in rows])
+    views = [build_view(row, decisions[row.id], wanted, reader) for row in rows]
     _withhold_unprofiled(conn, reader, views, wanted)
     for name in NESTED.intersection(wanted):
         ids = [v.internal_id for v in views if name in v.values]

@@ -1,0 +1,292 @@
+"""Compiled execution plans for persisted documents (issue 15, target 2).
+
+A persisted document is known before any request runs it, so its execution can be worked
+out once instead of by graphql-core per field and per row: which fields are selected, how
+each value is serialised (the schema's own scalar functions), where each one goes in the
+answer and which field node (and location) an error about it names. The policy's answer for
+each selected field of a (role, purpose) is the compiled `gateway.policy.FieldPlan`, worked
+into per-field steps once per selection (`gateway.profile.reader`): the rows are left only
+the subject's decisions, the sealed identifiers and the pseudonyms.
+
+The planner is strict: it compiles only the shapes it knows, `customers(first: <int>)
+{ nodes { ... } }` over the profile's scalar fields, `id` and `orders { <scalars> }`, one
+query operation, no variables, fragments, aliases, directives or `__typename`. Anything else
+(or anything unexpected while running: a refusal, a value the schema would not accept) runs
+through the general path from scratch, so an answer through a plan is the general path's
+answer byte for byte (tests/api/test_plans.py compares them), errors and audit entry
+included. The data is read by the same services (`gateway.profile.service`), and the
+request's audit entry is noted by the same calls.
+
+Plans are cached under the digests of the policy, the purposes and the schema: a change of
+any of them makes new keys, so no plan outlives what it was compiled from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    specified_rules,
+    validate,
+)
+
+from gateway.api.context import RequestContext
+from gateway.api.limits import document_rules
+from gateway.api.schema import GatewaySchema
+from gateway.api.withhold import Withheld
+from gateway.config import Settings
+from gateway.errors import ServiceError
+from gateway.policy.codes import Code
+from gateway.profile import service
+from gateway.profile.fields import COLUMNS
+
+NESTED_PLANNED = frozenset({"orders"})  # nested lists the planner knows (scalars under them)
+_MAX_PLANS = 4096
+
+
+class _Refuse(Exception):
+    """This document (or this run) is not for the planner: use the general path."""
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One scalar field: its name, field node, the schema's serialiser, list-ness."""
+
+    name: str
+    node: FieldNode
+    serialize: Callable[[Any], Any]
+    is_list: bool
+    attr: str  # the key of a nested item's dict (`ordered_at` for `orderedAt`)
+    # A str is its own serialisation for String and ID (graphql-core returns it as is):
+    # the common case skips the call.
+    str_is_itself: bool = False
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a customer node: a leaf, or a nested list of leaves."""
+
+    leaf: Leaf
+    items: tuple[Leaf, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a document asks, independent of who asks it."""
+
+    operation: str | None  # the operation's name (None: anonymous)
+    first: int | None
+    fields: tuple[Field, ...]
+    wanted: tuple[str, ...]  # the personal fields, as the resolver's `requested` finds them
+    locations: dict[int, list[dict[str, int]]]  # of the node fields' errors, by id(node)
+
+
+def _leaf(node: FieldNode, parent: GraphQLObjectType) -> Leaf:
+    name = node.name.value
+    definition = parent.fields.get(name)
+    if definition is None or node.alias is not None or node.directives or node.arguments:
+        raise _Refuse(name)
+    kind: Any = definition.type
+    if isinstance(kind, GraphQLNonNull):
+        kind = kind.of_type
+    is_list = isinstance(kind, GraphQLList)
+    if is_list:
+        item = kind.of_type
+        if not isinstance(item, GraphQLNonNull):
+            raise _Refuse(name)  # a nullable item would need per-item completion
+        kind = item.of_type
+    if not isinstance(kind, GraphQLScalarType) or node.selection_set is not None:
+        raise _Refuse(name)
+    return Leaf(name, node, kind.serialize, is_list, _snake(name), kind.name in ("String", "ID"))
+
+
+def _fields(node: FieldNode) -> list[FieldNode]:
+    if node.selection_set is None or node.directives or node.alias is not None:
+        raise _Refuse(node.name.value)
+    out = []
+    for selection in node.selection_set.selections:
+        if not isinstance(selection, FieldNode):
+            raise _Refuse("fragment")
+        out.append(selection)
+    names = [f.name.value for f in out]
+    if len(set(names)) != len(names):
+        raise _Refuse("duplicate")  # merged selections are graphql-core's business
+    return out
+
+
+def shape_of(schema: GatewaySchema, document: DocumentNode) -> Shape:
+    """The plan-independent shape of `document`, or `_Refuse` when the planner does not know it."""
+    types = schema._schema.type_map
+    customer, order = types["Customer"], types["Order"]
+    assert isinstance(customer, GraphQLObjectType) and isinstance(order, GraphQLObjectType)
+    operations = document.definitions
+    if len(operations) != 1 or not isinstance(operations[0], OperationDefinitionNode):
+        raise _Refuse("operations")
+    operation = operations[0]
+    if operation.operation is not OperationType.QUERY or operation.variable_definitions or operation.directives:
+        raise _Refuse("operation")
+    roots = operation.selection_set.selections
+    if len(roots) != 1 or not isinstance(roots[0], FieldNode):
+        raise _Refuse("root")
+    root = roots[0]
+    if root.name.value != "customers" or root.alias is not None or root.directives:
+        raise _Refuse("root")
+    first: int | None = None
+    for argument in root.arguments or ():
+        if argument.name.value != "first" or not isinstance(argument.value, IntValueNode):
+            raise _Refuse("argument")
+        first = int(argument.value.value)
+    nodes = _fields(root)
+    if len(nodes) != 1 or nodes[0].name.value != "nodes":
+        raise _Refuse("nodes")
+    fields: list[Field] = []
+    for node in _fields(nodes[0]):
+        name = node.name.value
+        if name in NESTED_PLANNED:
+            if node.arguments or node.directives or node.alias is not None:
+                raise _Refuse(name)
+            wrapper = Leaf(name, node, lambda v: v, True, _snake(name))
+            fields.append(Field(wrapper, tuple(_leaf(n, order) for n in _fields(node))))
+        elif name == "id" or name in COLUMNS:
+            fields.append(Field(_leaf(node, customer)))
+        else:
+            raise _Refuse(name)
+    wanted = tuple(f.leaf.name for f in fields if f.leaf.name != "id")
+    locations = {id(f.leaf.node): Withheld.location_of(f.leaf.node) for f in fields}
+    return Shape(operation.name.value if operation.name else None, first, tuple(fields), wanted,
+                 locations)
+
+
+def run(shape: Shape, ctx: RequestContext, settings: Settings) -> dict[str, Any] | None:
+    """The answer's `data` through the plan, or None: run the general path instead (with a
+    fresh context: this one may hold notes of the abandoned run)."""
+    first = settings.default_page_size if shape.first is None else shape.first
+    if not 1 <= first <= settings.max_page_size:
+        return None  # the general path says why, with its own code and location
+    try:
+        ctx.begin("customers")
+        reader = ctx.reader()
+        page = service.list_customers(ctx.conn, reader, service.CustomerQuery(first=first), shape.wanted)
+        ctx.record("customers", page.views, shape.wanted)
+        ctx.withheld.know(shape.locations)
+        return {"customers": {"nodes": [_node(shape, ctx, i, view) for i, view in enumerate(page.views)]}}
+    except (ServiceError, GraphQLError, _Refuse, TypeError, ValueError, KeyError, AttributeError):
+        return None
+
+
+def _node(shape: Shape, ctx: RequestContext, index: int, view: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    values, denied, add = view.values, view.denied, ctx.withheld.add
+    for field in shape.fields:
+        leaf = field.leaf
+        name = leaf.name
+        if name == "id":
+            out[name] = leaf.serialize(view.id)
+            continue
+        code: Code | None = denied.get(name)
+        if code is not None:
+            # As the general path's execution context: null, and a note at the field's path.
+            add(["customers", "nodes", index, name], leaf.node, code)
+            out[name] = None
+            continue
+        if name not in values:
+            raise _Refuse(name)
+        value = values[name]
+        if value is None:
+            out[name] = None
+        elif field.items is not None:
+            out[name] = [{f.name: _scalar(f, item[f.attr]) for f in field.items} for item in value]
+        elif leaf.is_list:
+            out[name] = [_scalar(leaf, item) for item in value]
+        else:
+            out[name] = _scalar(leaf, value)
+    return out
+
+
+def _scalar(leaf: Leaf, value: Any) -> Any:
+    # Non-null leaves only below a node (list items, order fields): graphql-core would
+    # answer an error for a null there, which the planner leaves to it.
+    if value.__class__ is str and leaf.str_is_itself:
+        return value
+    if value is None:
+        raise _Refuse(leaf.name)
+    serialized = leaf.serialize(value)
+    if serialized is None:
+        raise _Refuse(leaf.name)
+    return serialized
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+class PlanCache:
+    """Shapes of persisted documents, compiled once per (document, role, purpose) and the
+    digests of the policy, the purposes and the schema."""
+
+    def __init__(self, schema: GatewaySchema, settings: Settings) -> None:
+        self.schema = schema
+        self.settings = settings
+        self._plans: dict[tuple[str, ...], Shape | None] = {}
+        self._lock = threading.Lock()
+        self._digests: tuple[str, str, str] | None = None
+
+    def digests(self) -> tuple[str, str, str]:
+        """(policy, purposes, schema): the sha256 of what a plan is compiled from."""
+        if self._digests is None:
+            folder = Path(self.settings.policy_dir)
+            policy = _digest((folder / "model.conf").read_bytes(), (folder / "policy.csv").read_bytes())
+            purposes = _digest((folder / "purposes.yaml").read_bytes())
+            self._digests = (policy, purposes, _digest(self.schema.as_str().encode()))
+        return self._digests
+
+    def get(self, sha256: str, text: str, role: str, purpose: str | None) -> Shape | None:
+        """The plan of document `sha256` for (role, purpose), or None (general path)."""
+        key = (sha256, role, purpose or "", *self.digests())
+        if key in self._plans:
+            return self._plans[key]
+        found = self._compile(text)
+        with self._lock:
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            self._plans[key] = found
+        return found
+
+    def _compile(self, text: str) -> Shape | None:
+        settings = self.settings
+        try:
+            document = parse(text, max_tokens=settings.max_tokens)
+        except GraphQLError:
+            return None
+        rules = [*specified_rules, *document_rules(settings.max_query_depth, settings.max_aliases,
+                                                   settings.max_directives, settings.introspection)]
+        if validate(self.schema._schema, document, rules):
+            return None  # the general path answers the validation errors
+        try:
+            return shape_of(self.schema, document)
+        except _Refuse:
+            return None

@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from gateway.portal.context import GatewayParts, Portal
 from gateway.portal.sender import Sender, sender_for
 from gateway.portal.settings import PortalSettings
-from gateway.portal.web import actions, auth, pages, rights
+from gateway.portal.web import actions, auth, codes, pages, rights
 from gateway.portal.web.base import Web
 from gateway.portal.web.headers import SecurityHeaders
 from gateway.privacy.keys import load_or_create_master_key
@@ -37,7 +37,7 @@ def build_portal(parts: GatewayParts, settings: PortalSettings | None = None,
     master = load_or_create_master_key(parts.settings.master_key, parts.settings.master_key_file)
     web = Web(portal, master, templates())
     app = Starlette(routes=[
-        *auth.routes(web), *pages.routes(web), *actions.routes(web), *rights.routes(web),
+        *auth.routes(web), *codes.routes(web), *pages.routes(web), *actions.routes(web), *rights.routes(web),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ])
     return PortalApp(app, web)

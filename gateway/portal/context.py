@@ -13,9 +13,9 @@ from gateway.consent.purposes import Purposes
 from gateway.errors import ServiceError
 from gateway.policy import PolicyEngine
 from gateway.policy.codes import Code
+from gateway.portal.codes import code_key
 from gateway.portal.sender import Sender
 from gateway.portal.settings import PortalSettings
-from gateway.portal.codes import code_key
 from gateway.privacy.keys import load_or_create_master_key
 from gateway.privacy.pseudonyms import Pseudonymizer, PseudonymService
 from gateway.privacy.signing import Signer

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from gateway.errors import ServiceError
-from gateway.portal.context import Portal
 from gateway.portal.codes import issue_code
+from gateway.portal.context import Portal
 from gateway.portal.messages import code_message, language_of, link_message
 from gateway.portal.sender import Message
 from gateway.portal.tokens import issue_link

@@ -53,7 +53,8 @@ class SignInLimits:
         hits: list[tuple[RateLimitItem, str, str]] = [(self._per_ip, f"portal-{kind}-ip", ip)]
         if address_digest is not None:
             hits.append((self._per_address, f"portal-{kind}-address", address_digest))
-        allowed = all([self._hit(item, name, key) for item, name, key in hits])
+        results = [self._hit(item, name, key) for item, name, key in hits]  # count every one
+        allowed = all(results)
         if not allowed:
             RATE_LIMITED.labels("portal", kind).inc()
         return allowed

@@ -29,6 +29,7 @@ FORMS = {
 }
 BY_ID = ["/portal/receipts/{receipt_id}", "/portal/requests/{ref}"]
 PUBLIC = ["/portal/", "/portal/login", "/portal/auth/{token}", "/portal/auth", "/portal/logout",
+          "/portal/code", "/portal/code/verify",
           "/portal/language"]
 
 

@@ -15,6 +15,7 @@ from gateway.portal.settings import PortalSettings
 from gateway.portal.web import actions, auth, codes, pages, rights
 from gateway.portal.web.base import Web
 from gateway.portal.web.headers import SecurityHeaders
+from gateway.portal.web.values import show
 from gateway.privacy.keys import load_or_create_master_key
 
 HERE = Path(__file__).parent
@@ -22,11 +23,13 @@ HERE = Path(__file__).parent
 
 def templates() -> jinja2.Environment:
     """The Jinja2 environment: autoescaped HTML, templates compiled once."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         auto_reload=False,
     )
+    env.globals["show"] = show  # a value of any shape as HTML (values.py)
+    return env
 
 
 def build_portal(parts: GatewayParts, settings: PortalSettings | None = None,

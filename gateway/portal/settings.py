@@ -39,6 +39,7 @@ class PortalSettings:
     rate_per_address: str = "5/15 minutes"
     rate_per_ip: str = "30/15 minutes"
     rate_storage: str = ""  # empty: GATEWAY_RATE_LIMIT_STORAGE
+    pdf_font: str | None = None  # a Unicode TTF for the PDF summary (default: DejaVu Sans)
 
     @classmethod
     def from_env(cls) -> PortalSettings:
@@ -56,4 +57,5 @@ class PortalSettings:
             rate_per_address=env.get("GATEWAY_PORTAL_RATE_PER_ADDRESS") or cls.rate_per_address,
             rate_per_ip=env.get("GATEWAY_PORTAL_RATE_PER_IP") or cls.rate_per_ip,
             rate_storage=env.get("GATEWAY_PORTAL_RATE_STORAGE") or cls.rate_storage,
+            pdf_font=env.get("GATEWAY_PORTAL_PDF_FONT") or None,
         )

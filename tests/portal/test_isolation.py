@@ -25,6 +25,7 @@ FORMS = {
     "/portal/objections": {"scope": "profiling", "value": "on"},
     "/portal/restriction": {"value": "on"},
     "/portal/export": {},
+    "/portal/export.pdf": {},
     "/portal/erase": {"confirm": "yes"},
 }
 BY_ID = ["/portal/receipts/{receipt_id}", "/portal/requests/{ref}"]

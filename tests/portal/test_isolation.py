@@ -99,7 +99,7 @@ def test_a_session_cannot_read_or_change_another_customers_data(gw: Gateway) -> 
     assert {(k, key, v) for k, key, v, _ in a_prefs} == {
         ("channel", "sms", "opt_out"), ("objection", "profiling", "on"),
         ("restriction", "processing", "on")}
-    assert len(a_cases) == 2  # A's own export and erasure requests
+    assert len(a_cases) == 3  # A's own exports (JSON, PDF) and erasure request
     # and: A's export holds A, not B
     export = posted["/portal/export"]
     assert a_values["email"] in export.text and b_values["email"] not in export.text

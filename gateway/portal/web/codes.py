@@ -33,14 +33,14 @@ def routes(web: Web) -> list[Route]:
 
     def enter(visit: Visit, phone: str, status: int = 200, problem: str | None = None) -> Response:
         extra = {"problem": problem} if problem else {}
-        return web.render(visit, "code_enter.html", status, title=visit.t("code.enter_title"),
+        return web.render(visit, "code_enter.html", status, title=visit.t("sms.enter_title"),
                           phone=phone, minutes=portal.portal.code_minutes, **extra)
 
     async def form(request: Request) -> Response:
         def work(conn: Connection, visit: Visit) -> Response:
             if visit.person is not None:
                 return web.redirect(visit, HOME)
-            return web.render(visit, "code.html", title=visit.t("code.title"))
+            return web.render(visit, "code.html", title=visit.t("sms.title"))
         return await web.public(request, work)
 
     async def ask(request: Request) -> Response:
@@ -49,8 +49,8 @@ def routes(web: Web) -> list[Route]:
                 return web.error(visit, 403)
             phone = visit.incoming.form.get("phone", "").strip()
             if not PHONE.match(phone):
-                return web.render(visit, "code.html", 400, title=visit.t("code.title"),
-                                  problem="code.invalid_phone")
+                return web.render(visit, "code.html", 400, title=visit.t("sms.title"),
+                                  problem="sms.invalid_phone")
             digest = portal.vault.blind.digest("phone", phone) or "blank"
             if not web.limits.allow("code", digest, visit.incoming.client_ip):
                 return web.error(visit, 429)
@@ -71,7 +71,7 @@ def routes(web: Web) -> list[Route]:
             except ServiceError:  # a number several people share signs no one in
                 customer_id = None
             if not redeem_code(conn, portal.portal, portal.code_key, customer_id, code):
-                return enter(visit, phone, 400, "code.wrong")
+                return enter(visit, phone, 400, "sms.wrong")
             assert customer_id is not None
             return signed_in(web, conn, visit, customer_id, "sms")
         return await web.public(request, work)

@@ -2,7 +2,7 @@
 
 The JSON document is the complete, machine-readable answer; this is the same document laid
 out for a person: a heading per section, a mapping as label / value lines, a list of records
-as a table, dates in words. Receipts' signatures are shown as "signed receipt" (the JSON
+as a table (its first `MAX_ROWS`, saying how many there are), dates in words. Receipts' signatures are shown as "signed receipt" (the JSON
 holds them). Cyrillic needs a Unicode TrueType font: DejaVu Sans (Debian's
 `fonts-dejavu-core`, in the container image) or the file `GATEWAY_PORTAL_PDF_FONT` names;
 without one the portal offers JSON and the HTML page only (`pdf_font()` is None).
@@ -25,6 +25,10 @@ DEFAULT_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 # Top-level keys that describe the document rather than the person: shown in its header.
 HEADER_KEYS = ("format", "kind", "generated_at", "controller", "jurisdiction", "case")
 MAX_CELL = 400  # characters of one table cell (a long JSON attribute blob is cut, and says so)
+# Rows of one table: a summary, not the whole log (fpdf2 lays a cell out in about 1 ms, and a
+# person read often has hundreds of audit entries: 50 rows of each list cost about 0.5 s of
+# CPU); the page says how many the JSON holds.
+MAX_ROWS = 50
 
 
 def pdf_font(configured: str | None) -> Path | None:
@@ -106,16 +110,21 @@ class _Summary:
     def table(self, rows: list[Mapping[str, Any]]) -> None:
         t = self.t
         keys = list(rows[0].keys())
+        shown = rows[:MAX_ROWS]
         self.pdf.set_font("body", "", 7.5)
         with self.pdf.table(headings_style=FontFace(emphasis="BOLD"), line_height=3.6,
                             text_align="LEFT", first_row_as_headings=True) as table:
             head = table.row()
             for k in keys:
                 head.cell(t(f"field.{k}", k))
-            for item in rows:
+            for item in shown:
                 row = table.row()
                 for k in keys:
                     row.cell(t("value.signed") if k == "jws" else _cell(item.get(k), t))
+        if len(rows) > MAX_ROWS:
+            self.pdf.set_font("body", "", 8)
+            self.pdf.multi_cell(0, 4.2, t("pdf.more", shown=MAX_ROWS, total=len(rows)),
+                                new_x="LMARGIN", new_y="NEXT")
 
     def build(self, document: Mapping[str, Any]) -> bytes:
         t = self.t

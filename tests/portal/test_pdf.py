@@ -66,3 +66,19 @@ def test_the_pdf_needs_the_forms_csrf_token(gw: Gateway) -> None:
     client = sign_in(gw, values["email"])
     # when / then
     assert client.post("/portal/export.pdf", data={}).status_code == 403
+
+
+def test_a_long_list_is_summarised_and_says_how_long_it_is() -> None:
+    # given: a document with a list of 120 records (as a person's audit reads can be)
+    from gateway.portal.summary_pdf import MAX_ROWS, summary_pdf
+    from gateway.portal.web.i18n import Translator
+
+    font = pdf_font(None)
+    assert font is not None
+    document = {"controller": {"name": "Demo"}, "reads": {"entries": [
+        {"app": f"app-{i:03d}", "purpose": "marketing_email"} for i in range(120)]}}
+    # when
+    text = " ".join(_text(summary_pdf(document, Translator("en"), font)).split())
+    # then: the first rows, then how many the JSON holds
+    assert "app-000" in text and f"app-{MAX_ROWS - 1:03d}" in text and f"app-{MAX_ROWS:03d}" not in text
+    assert f"The first {MAX_ROWS} of 120 entries; the JSON download holds them all." in text

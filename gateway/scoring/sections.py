@@ -10,10 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Integer, Select, bindparam, delete, select
 
 from gateway.config import Settings
-from gateway.consent.purposes import Purposes, load_purposes
+from gateway.consent.purposes import Purpose, Purposes, load_purposes
 from gateway.consent.state import subject_allows
 from gateway.privacy.vault import Vault
 from gateway.profile.tables import customers
@@ -23,7 +23,7 @@ from gateway.scoring.nba import Offer, load_offers, next_actions
 from gateway.scoring.score import scores_of
 from gateway.scoring.tables import customer_scores
 from gateway.segmentation.members import profiling_purpose
-from gateway.store.types import utcnow
+from gateway.store.types import UTCDateTime, utcnow
 
 
 @lru_cache(maxsize=4)
@@ -40,12 +40,19 @@ def _catalogue(policy_dir: Path) -> tuple[Purposes, tuple[Offer, ...]]:
     return _catalogue_at(policy_dir, stamps)
 
 
+@lru_cache(maxsize=8)
+def _profiled_statement(profiling: Purpose) -> Select[Any]:
+    """Whether one customer (`cid`) may be profiled at `now`: built once, bound when run."""
+    return select(customers.c.id).where(
+        customers.c.id == bindparam("cid", type_=Integer()),
+        subject_allows(customers.c.id, profiling, bindparam("now", type_=UTCDateTime())))
+
+
 def export(conn: Connection, _vault: Vault, customer_id: int) -> dict[str, Any]:
     """The person's scores with their explanations, and their next best action now."""
     found = [asdict(s) for s in scores_of(conn, [customer_id]).get(customer_id, [])]
     profiling, now = profiling_purpose(), utcnow()
-    allowed = conn.execute(select(customers.c.id).where(
-        customers.c.id == customer_id, subject_allows(customers.c.id, profiling, now))).first()
+    allowed = conn.execute(_profiled_statement(profiling), {"cid": customer_id, "now": now}).first()
     action = None
     if allowed is not None:
         purposes, offers = _catalogue(Settings.from_env().policy_dir)

@@ -137,7 +137,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pages", default=",".join(PAGES),
+                        help="comma-separated pages to ask (e.g. those an older checkout has)")
     opts = parser.parse_args()
+    pages = [p for p in opts.pages.split(",") if p]
     with ExitStack() as stack:
         if opts.db == "sqlite":
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -157,11 +160,11 @@ def main() -> None:
             size = len(probe.get(gateway + "/portal/profile", cookies={"cgw_portal": cookie}).text)
         (floor_dir / "portal_floor.py").write_text(FLOOR_APP.format(n=max(1, size // 8)))
         floor, floor_pid = _serve(stack, ["portal_floor:app", "--app-dir", str(floor_dir)], env, _port())
-        results: dict[str, list[tuple[float, float, float]]] = {p: [] for p in ("floor", *PAGES)}
+        results: dict[str, list[tuple[float, float, float]]] = {p: [] for p in ("floor", *pages)}
         with httpx.Client() as client:
             for _ in range(opts.runs):
                 results["floor"].append(_measure(client, floor + "/", opts.requests, {}, floor_pid))
-                for page in PAGES:
+                for page in pages:
                     cookies = {} if page in PUBLIC else {"cgw_portal": cookie}
                     results[page].append(_measure(client, gateway + page, opts.requests, cookies,
                                                   gateway_pid))

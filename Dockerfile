@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GATEWAY_AUDIT_ARCHIVE_DIR=/data/archive \
     PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
 
+# DejaVu Sans: the Unicode font of the portal's PDF summary (Latin and Cyrillic).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY requirements.lock ./
 RUN pip install --no-deps -r requirements.lock

@@ -24,7 +24,7 @@ from gateway.config import Settings, require_policy_dir
 from gateway.consent.purposes import load_purposes
 from gateway.ops import metrics
 from gateway.ops.health import Readiness, ready
-from gateway.ops.logs import silence_casbin
+from gateway.ops.logs import redact_access_log, silence_casbin
 from gateway.ops.ratelimit import limiter_for
 from gateway.policy import PolicyEngine
 from gateway.portal.settings import PortalSettings
@@ -83,6 +83,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                portal: PortalSettings | None = None) -> Starlette:
     """The gateway as an ASGI app (uvicorn: `gateway.app:create_app --factory`); the
     self-service portal under /portal (its settings from GATEWAY_PORTAL_* unless given)."""
+    # uvicorn's access log, if on, would hold client addresses and sign-in tokens.
+    redact_access_log()
     services = services or build_services(settings or Settings.from_env())
     endpoint = GraphQLEndpoint(services, build_schema(services.settings))
 

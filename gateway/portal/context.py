@@ -13,8 +13,10 @@ from gateway.consent.purposes import Purposes
 from gateway.errors import ServiceError
 from gateway.policy import PolicyEngine
 from gateway.policy.codes import Code
+from gateway.portal.codes import code_key
 from gateway.portal.sender import Sender
 from gateway.portal.settings import PortalSettings
+from gateway.privacy.keys import load_or_create_master_key
 from gateway.privacy.pseudonyms import Pseudonymizer, PseudonymService
 from gateway.privacy.signing import Signer
 from gateway.privacy.vault import Vault
@@ -58,12 +60,14 @@ class Portal:
     vault: Vault
     portal: PortalSettings
     sender: Sender
+    code_key: bytes  # the HMAC key of stored SMS codes (codes.py)
 
     @classmethod
     def of(cls, parts: GatewayParts, portal: PortalSettings, sender: Sender) -> Portal:
         """The portal over a gateway's parts."""
+        master = load_or_create_master_key(parts.settings.master_key, parts.settings.master_key_file)
         return cls(parts.settings, parts.engine, parts.purposes, parts.policy, parts.pseudonyms,
-                   parts.signer, parts.vault, portal, sender)
+                   parts.signer, parts.vault, portal, sender, code_key(master))
 
     @property
     def audit(self) -> Pseudonymizer:

@@ -1,7 +1,9 @@
-"""Asking for a sign-in link: find the person by email (blind index), issue a link, say it.
+"""Asking for a sign-in link (by email) or code (by SMS): find the person through the blind
+index, issue the link or code, say it.
 
-`prepare_link` does the database part in the caller's transaction (link row + audit entry);
-the message is sent only after that commits, so a link that is sent always works.
+`prepare_link` and `prepare_code` do the database part in the caller's transaction (the row
+and its audit entry); the message is sent only after that commits, so a link or code that
+is sent always works.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from gateway.errors import ServiceError
+from gateway.portal.codes import issue_code
 from gateway.portal.context import Portal
-from gateway.portal.messages import language_of, link_message
+from gateway.portal.messages import code_message, language_of, link_message
 from gateway.portal.sender import Message
 from gateway.portal.tokens import issue_link
 from gateway.profile.identity import find_customer_by
@@ -49,14 +52,37 @@ def prepare_link(conn: Connection, portal: Portal, email: str, language: str | N
                    subject=subject, body=body, link=url, expires_at=link.expires_at)
 
 
+def prepare_code(conn: Connection, portal: Portal, phone: str,
+                 language: str | None = None) -> Message | None:
+    """A sign-in code by SMS for the one customer with `phone`, or None when there is none
+    (no one, or several people share the number: a code must name one person)."""
+    try:
+        customer_id = find_customer_by(conn, portal.vault, "phone", phone)
+    except ServiceError:
+        return None
+    if customer_id is None:
+        return None
+    issued = issue_code(conn, portal.portal, portal.code_key, customer_id)
+    spoken = conn.execute(select(customers.c.language).where(customers.c.id == customer_id)).scalar()
+    lang = language_of(language or spoken)
+    subject, body = code_message(lang, issued.code, portal.portal.code_minutes)
+    portal.record(conn, customer_id, "portal.code", "portal code",
+                  extra={"channel": "sms", "expires_at": issued.expires_at.isoformat()})
+    return Message(to=phone, subject_ref=portal.audit.customer_id(customer_id), language=lang,
+                   subject=subject, body=body, link=None, expires_at=issued.expires_at,
+                   channel="sms", code=issued.code)
+
+
 @dataclass(frozen=True)
 class _Job:
-    email: str
+    channel: str  # email | sms
+    address: str  # the email address or the phone number
     language: str | None
 
 
 class LinkDispatcher:
-    """Looks addresses up and sends links on a worker thread, after the answer has gone.
+    """Looks addresses and numbers up and sends links and codes on a worker thread, after
+    the answer has gone.
 
     The page that asked answers before the lookup starts, with the same words, so neither
     its content nor its timing can tell a known address from an unknown one.
@@ -68,9 +94,9 @@ class LinkDispatcher:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, email: str, language: str | None) -> None:
-        """Queue a link request (returns at once)."""
-        self._jobs.put(_Job(email, language))
+    def submit(self, email: str, language: str | None, channel: str = "email") -> None:
+        """Queue a link (email) or code (sms, `email` is then the number) request; returns at once."""
+        self._jobs.put(_Job(channel, email, language))
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="portal-links", daemon=True)
@@ -86,12 +112,16 @@ class LinkDispatcher:
             try:
                 self._handle(job)
             except Exception:
-                logger.exception("a sign-in link could not be prepared or sent")  # no address
+                logger.exception("a sign-in %s could not be prepared or sent",  # no address
+                                 "code" if job.channel == "sms" else "link")
             finally:
                 self._jobs.task_done()
 
     def _handle(self, job: _Job) -> None:
         with self.portal.engine.begin() as conn:
-            message = prepare_link(conn, self.portal, job.email, job.language)
+            if job.channel == "sms":
+                message = prepare_code(conn, self.portal, job.address, job.language)
+            else:
+                message = prepare_link(conn, self.portal, job.address, job.language)
         if message is not None:
             self.portal.sender.send(message)

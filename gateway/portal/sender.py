@@ -1,4 +1,5 @@
-"""Outbound messages of the portal (sign-in links), through a pluggable sender.
+"""Outbound messages of the portal (sign-in links by email, codes by SMS), through a
+pluggable sender.
 
 The demo's sender appends to a local outbox file (JSON lines, mode 0600): the link and the
 person's audit reference, never the address (it is personal data, and the outbox is a file
@@ -23,15 +24,18 @@ from gateway.portal.settings import PortalSettings
 
 @dataclass(frozen=True)
 class Message:
-    """One sign-in message. `to` is the address, held in memory only while sending."""
+    """One sign-in message. `to` is the address or phone number, held in memory only while
+    sending. `channel` says how it goes: `email` (with `link`) or `sms` (with `code`)."""
 
     to: str
     subject_ref: str  # the person's audit pseudonym (what the outbox records instead of `to`)
     language: str
     subject: str
     body: str
-    link: str
+    link: str | None
     expires_at: datetime
+    channel: str = "email"
+    code: str | None = None
 
 
 class Sender(Protocol):
@@ -51,8 +55,9 @@ class OutboxSender:
     def send(self, message: Message) -> None:
         """Append the message, without its address, to the outbox file."""
         line = json.dumps({
-            "to_ref": message.subject_ref, "language": message.language,
-            "subject": message.subject, "body": message.body, "link": message.link,
+            "to_ref": message.subject_ref, "channel": message.channel,
+            "language": message.language, "subject": message.subject, "body": message.body,
+            "link": message.link, "code": message.code,
             "expires_at": message.expires_at.isoformat(),
         }, ensure_ascii=False)
         with self._lock:
@@ -65,8 +70,11 @@ class OutboxSender:
         """The link of the newest message (for the demo and the tests)."""
         if not self.path.exists():
             return None
-        lines = self.path.read_text(encoding="utf-8").strip().splitlines()
-        return str(json.loads(lines[-1])["link"]) if lines else None
+        for line in reversed(self.path.read_text(encoding="utf-8").strip().splitlines()):
+            link = json.loads(line).get("link")
+            if link:
+                return str(link)
+        return None
 
 
 def sender_for(settings: PortalSettings) -> Sender:

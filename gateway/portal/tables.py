@@ -1,4 +1,5 @@
-"""The portal's tables: one-time sign-in links, sessions, and the receipts of portal changes.
+"""The portal's tables: one-time sign-in links and SMS codes, sessions, and the receipts of
+portal changes.
 
 Tokens (links and session cookies) are 256-bit random values stored only as SHA-256 hashes:
 a copy of the database cannot sign anyone in. Every row names its customer and goes with
@@ -23,6 +24,20 @@ portal_links = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime),
+)
+
+# Sign-in codes sent by SMS: an HMAC of (customer, code), never the digits; attempts counted.
+portal_codes = Table(
+    "portal_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),  # redeemed, or superseded by a newer code
 )
 
 portal_sessions = Table(

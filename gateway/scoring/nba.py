@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, select
 
 from gateway.consent.purposes import Purpose, Purposes
 from gateway.consent.state import flags_of, subject_flag_columns
@@ -29,6 +29,7 @@ from gateway.scoring.train import MODELS
 from gateway.segmentation.compile import CheckedRule, check, membership
 from gateway.segmentation.config import ConfigError
 from gateway.segmentation.rules import RuleError
+from gateway.store.types import UTCDateTime
 
 FILE = "offers.yaml"
 # What an offer's rule may read: the lineage of Customer.nextBestAction (gateway/profile/fields.py).
@@ -144,10 +145,26 @@ def _caps(conn: Connection, ids: Sequence[int], channel: str) -> dict[int, tuple
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
 
+# The subject flags of a page of customers, built once per purpose: `now` and the ids are
+# bound when it runs (building the expression cost more than running it, for one person).
+_NOW = bindparam("now", type_=UTCDateTime())
+_subject_statements: dict[tuple[object, ...], Select[Any]] = {}
+
+
+def _subject_statement(purpose: Purpose) -> Select[Any]:
+    # What subject_flag_columns reads of the purpose (not the notices' texts) is the key.
+    key = (purpose.name, purpose.objection_scope, purpose.min_valid_notice_version, purpose.channel)
+    stmt = _subject_statements.get(key)
+    if stmt is None:
+        stmt = select(customers.c.id, *subject_flag_columns(customers.c.id, purpose, _NOW)).where(
+            customers.c.id.in_(bindparam("ids", expanding=True)))
+        _subject_statements[key] = stmt
+    return stmt
+
+
 def _subject(conn: Connection, ids: Sequence[int], purpose: Purpose, now: datetime) -> dict[int, Any]:
-    stmt = select(customers.c.id, *subject_flag_columns(customers.c.id, purpose, now)).where(
-        customers.c.id.in_(list(ids)))
-    return {r.id: decide_subject(purpose, flags_of(r)) for r in conn.execute(stmt)}
+    rows = conn.execute(_subject_statement(purpose), {"now": now, "ids": list(ids)})
+    return {r.id: decide_subject(purpose, flags_of(r)) for r in rows}
 
 
 def _scores(conn: Connection, ids: Sequence[int]) -> dict[tuple[int, str], float]:

@@ -86,16 +86,23 @@ class Live:
 
     def link_for(self, customer_ref: str, timeout: float = 10) -> str:
         """The newest sign-in link the outbox holds for the person with audit ref `customer_ref`."""
+        return self._newest(customer_ref, "link", timeout)
+
+    def code_for(self, customer_ref: str, timeout: float = 10) -> str:
+        """The newest SMS sign-in code the outbox holds for the person with `customer_ref`."""
+        return self._newest(customer_ref, "code", timeout)
+
+    def _newest(self, customer_ref: str, key: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.web.dispatcher.drain()
             if self.outbox.exists():
                 for line in reversed(self.outbox.read_text(encoding="utf-8").splitlines()):
                     item: dict[str, Any] = json.loads(line)
-                    if item["to_ref"] == customer_ref:
-                        return str(item["link"])
+                    if item["to_ref"] == customer_ref and item.get(key):
+                        return str(item[key])
             time.sleep(0.05)
-        raise AssertionError("no link in the outbox")
+        raise AssertionError(f"no {key} in the outbox")
 
 
 class Server(uvicorn.Server):

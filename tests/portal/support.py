@@ -9,7 +9,7 @@ import httpx2 as httpx
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from gateway.portal.links import prepare_link
+from gateway.portal.links import prepare_code, prepare_link
 from gateway.portal.web.base import Web
 from tests.harness import Gateway
 
@@ -52,10 +52,12 @@ def token_of(link: str) -> str:
 
 
 def redeem(client: TestClient, token: str) -> httpx.Response:
-    """Open the link's page and press its button."""
-    page = client.get(f"/portal/auth/{token}")
-    assert page.status_code == 200
-    return client.post("/portal/auth", data={"csrf": csrf_of(page), "token": token})
+    """Open the link (its token moves to a cookie, the browser to /portal/auth), press the button."""
+    moved = client.get(f"/portal/auth/{token}")
+    assert moved.status_code == 303 and moved.headers["location"] == "/portal/auth", moved.text
+    page = client.get("/portal/auth")
+    assert page.status_code == 200 and token not in page.text
+    return client.post("/portal/auth", data={"csrf": csrf_of(page)})
 
 
 def sign_in(gw: Gateway, email: str) -> TestClient:
@@ -71,3 +73,20 @@ def post_form(client: TestClient, page_path: str, action: str, data: dict[str, s
     page = client.get(page_path)
     assert page.status_code == 200, page.text[:300]
     return client.post(action, data={"csrf": csrf_of(page), **data})
+
+
+def code_for(gw: Gateway, phone: str) -> str:
+    """Issue a sign-in code for `phone` the way the dispatcher does; its digits."""
+    web = portal_web(gw)
+    with gw.engine.begin() as conn:
+        message = prepare_code(conn, web.portal, phone)
+    assert message is not None and message.code is not None
+    return message.code
+
+
+def enter_code(client: TestClient, phone: str, code: str) -> httpx.Response:
+    """Type `code` for `phone` (with the signed-out CSRF token of the code page); asking
+    through the form would issue another code, which replaces the one given."""
+    page = client.get("/portal/code")
+    return client.post("/portal/code/verify",
+                       data={"csrf": csrf_of(page), "phone": phone, "code": code})

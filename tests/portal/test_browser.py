@@ -1,17 +1,23 @@
-"""The portal in a real browser (headless chromium, no JavaScript): sign in with a link, see
-the profile, withdraw a consent and see the next marketing read withhold the field, download
-the export and a receipt, ask for erasure, change language, use it by keyboard."""
+"""The portal in a real browser (headless chromium, no JavaScript): sign in with a link (whose
+token leaves the address bar at once) or an SMS code, see the profile, withdraw a consent and
+see the next marketing read withhold the field, download the export (JSON and PDF) and a
+receipt, ask for erasure, change language, use it by keyboard, send Sec-GPC."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from pypdf import PdfReader
+from sqlalchemy import select
 
 from gateway.consent.receipts import verify_receipt
+from gateway.consent.tables import consent_events
+from gateway.portal.summary_pdf import pdf_font
 from tests.api.support import add_person
 from tests.portal.live import Live
 
@@ -33,7 +39,11 @@ def sign_in(page: Page, live: Live, email: str, customer_id: int) -> None:
     page.get_by_label("Email address").fill(email)
     page.get_by_role("button", name="Send me a sign-in link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
-    page.goto(live.link_for(live.gw.audit_ref(customer_id)))
+    link = live.link_for(live.gw.audit_ref(customer_id))
+    page.goto(link)
+    # the token is gone from the address bar (and so from the history) before the button
+    expect(page).to_have_url(f"{live.url}/portal/auth")
+    assert link.rsplit("/", 1)[-1] not in page.content()
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{live.url}/portal/profile")
 
@@ -76,6 +86,50 @@ def test_sign_in_see_the_profile_withdraw_and_the_next_marketing_read_withholds(
     assert codes[("customer", "email")] == "CONSENT_REQUIRED"
 
 
+def test_sign_in_with_an_sms_code(live: Live, context: BrowserContext) -> None:
+    # given: a customer with a mobile number
+    cid, values = add_person(live.gw)
+    page = context.new_page()
+    # when: they choose the code on the sign-in page and ask for one by number
+    page.goto(f"{live.url}/portal/login")
+    page.get_by_role("link", name="Sign in with a code by SMS instead").click()
+    page.get_by_label("Mobile phone number").fill(values["phone"])
+    page.get_by_role("button", name="Send me a code").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter your code")
+    code = live.code_for(live.gw.audit_ref(cid))
+    # and: type a wrong code first, then the right one
+    page.get_by_label("Code from the SMS").fill(f"{(int(code) + 1) % 10**6:06d}")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("This code does not work")
+    page.get_by_label("Code from the SMS").fill(code)
+    page.get_by_role("button", name="Sign in").click()
+    # then: signed in, on their profile; the number never was in a URL
+    expect(page).to_have_url(f"{live.url}/portal/profile")
+    expect(page.get_by_role("row", name="Email address")).to_contain_text(values["email"])
+
+
+def test_a_gpc_browser_is_opted_out_of_sale_and_sharing(live: Live, chromium_browser: Browser) -> None:
+    # given: a customer who agreed to advertising audiences, in a browser sending Sec-GPC: 1
+    cid, values = add_person(live.gw)
+    live.gw.consent(cid, "ads_audience")
+    ctx = chromium_browser.new_context(java_script_enabled=False,
+                                       extra_http_headers={"Sec-GPC": "1"})
+    page = ctx.new_page()
+    # when: they sign in and look at their choices
+    sign_in(page, live, values["email"], cid)
+    expect(page.get_by_role("region", name="Global Privacy Control")).to_contain_text(
+        "We have just recorded this opt-out")
+    page.get_by_role("link", name="My choices").click()
+    ctx.close()
+    # then: the ledger holds the withdrawal with source gpc
+    with live.gw.engine.connect() as conn:
+        events = conn.execute(select(consent_events.c.action, consent_events.c.source_channel)
+                              .where(consent_events.c.customer_id == cid,
+                                     consent_events.c.purpose == "ads_audience")
+                              .order_by(consent_events.c.id)).all()
+    assert [tuple(e) for e in events][-1] == ("withdraw", "gpc")
+
+
 def test_download_the_export_and_ask_for_erasure(live: Live, context: BrowserContext) -> None:
     # given: a signed-in customer
     cid, values = add_person(live.gw)
@@ -90,6 +144,13 @@ def test_download_the_export_and_ask_for_erasure(live: Live, context: BrowserCon
     assert document["format"] == "consent-gateway/subject-export/v1"
     assert document["profile"]["email"] == values["email"]
     assert {"sources", "orders", "consents", "reads", "requests", "sessions"} <= set(document)
+    # and: the readable PDF summary too, when the font is installed
+    if pdf_font(None) is not None:
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download a readable summary (PDF)").click()
+        pdf = Path(download.value.path()).read_bytes()
+        text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+        assert "Your data" in text and values["email"] in " ".join(text.split())
     # when: they ask for erasure, first without confirming, then confirming
     page.get_by_role("link", name="Ask for erasure").click()
     page.get_by_role("button", name="Ask for erasure").click()  # the browser's own check stops it

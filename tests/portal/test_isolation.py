@@ -25,10 +25,12 @@ FORMS = {
     "/portal/objections": {"scope": "profiling", "value": "on"},
     "/portal/restriction": {"value": "on"},
     "/portal/export": {},
+    "/portal/export.pdf": {},
     "/portal/erase": {"confirm": "yes"},
 }
 BY_ID = ["/portal/receipts/{receipt_id}", "/portal/requests/{ref}"]
 PUBLIC = ["/portal/", "/portal/login", "/portal/auth/{token}", "/portal/auth", "/portal/logout",
+          "/portal/code", "/portal/code/verify",
           "/portal/language"]
 
 
@@ -97,7 +99,7 @@ def test_a_session_cannot_read_or_change_another_customers_data(gw: Gateway) -> 
     assert {(k, key, v) for k, key, v, _ in a_prefs} == {
         ("channel", "sms", "opt_out"), ("objection", "profiling", "on"),
         ("restriction", "processing", "on")}
-    assert len(a_cases) == 2  # A's own export and erasure requests
+    assert len(a_cases) == 3  # A's own exports (JSON, PDF) and erasure request
     # and: A's export holds A, not B
     export = posted["/portal/export"]
     assert a_values["email"] in export.text and b_values["email"] not in export.text

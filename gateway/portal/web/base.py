@@ -22,7 +22,7 @@ from gateway.errors import ServiceError
 from gateway.portal.context import Portal
 from gateway.portal.gpc import apply_gpc
 from gateway.portal.links import LinkDispatcher
-from gateway.portal.ratelimit import LinkLimits
+from gateway.portal.ratelimit import SignInLimits
 from gateway.portal.tokens import Session, find_session
 from gateway.portal.web.csrf import Csrf, new_pre_session
 from gateway.portal.web.i18n import Translator, negotiate
@@ -32,6 +32,9 @@ SESSION_COOKIE = "cgw_portal"
 SECURE_SESSION_COOKIE = "__Host-cgw_portal"  # only over TLS: Secure, Path=/, no Domain
 PRE_COOKIE = "cgw_pre"
 LANG_COOKIE = "cgw_lang"
+# A sign-in link's token, on its way from the link's URL to the sign-in button's POST.
+LINK_COOKIE = "cgw_link"
+LINK_COOKIE_PATH = "/portal/auth"
 MAX_FORM_FIELD = 320
 ERROR_KEYS = {400: "error.bad", 403: "error.forbidden", 404: "error.not_found",
               429: "error.too_many"}
@@ -45,6 +48,7 @@ class Incoming:
     secure: bool
     session_token: str | None
     pre_token: str | None
+    link_token: str | None
     language: str
     gpc: bool
     client_ip: str
@@ -63,6 +67,7 @@ async def incoming(request: Request) -> Incoming:
         path=request.url.path, secure=secure,
         session_token=cookies.get(SECURE_SESSION_COOKIE if secure else SESSION_COOKIE),
         pre_token=cookies.get(PRE_COOKIE),
+        link_token=cookies.get(LINK_COOKIE),
         language=negotiate(cookies.get(LANG_COOKIE), request.headers.get("accept-language")),
         gpc=request.headers.get("sec-gpc", "").strip() == "1",
         client_ip=request.client.host if request.client else "",
@@ -105,7 +110,8 @@ class Web:
         self.portal = portal
         self.templates = templates
         self.csrf = Csrf(master)
-        self.limits = LinkLimits(portal.portal)
+        self.limits = SignInLimits(portal.portal, portal.settings.rate_limit_storage,
+                                   portal.settings.rate_limit_namespace)
         self.dispatcher = LinkDispatcher(portal)
 
     # --- responses ---------------------------------------------------------------------------
@@ -137,9 +143,9 @@ class Web:
         return response
 
     def set_cookie(self, response: Response, visit: Visit, name: str, value: str,
-                   max_age: int | None) -> None:
-        """HttpOnly, SameSite=Strict, Path=/, Secure when served over TLS."""
-        response.set_cookie(name, value, max_age=max_age, path="/", httponly=True,
+                   max_age: int | None, path: str = "/") -> None:
+        """HttpOnly, SameSite=Strict, Path=/ (unless given), Secure when served over TLS."""
+        response.set_cookie(name, value, max_age=max_age, path=path, httponly=True,
                             samesite="strict", secure=visit.incoming.secure)
 
     def session_cookie_name(self, visit: Visit) -> str:

@@ -1,4 +1,4 @@
-"""The person's rights: take their data (JSON and a readable page), ask for erasure, follow
+"""The person's rights: take their data (JSON, a readable page, a PDF), ask for erasure, follow
 their requests."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from gateway.portal.requests import (
     pending_erasure,
     request_erasure,
 )
+from gateway.portal.summary_pdf import pdf_font, summary_pdf
 from gateway.portal.web.base import Visit, Web
 from gateway.portal.web.pages import ALL
 from gateway.rights.export import dumps
@@ -25,6 +26,7 @@ from gateway.store.types import utcnow
 def routes(web: Web) -> list[Route]:
     """The rights page, the export download, the erasure request and the request pages."""
     portal = web.portal
+    font = pdf_font(portal.portal.pdf_font)
 
     def _person(visit: Visit) -> Person:
         assert visit.person is not None
@@ -33,7 +35,8 @@ def routes(web: Web) -> list[Route]:
     async def rights(request: Request) -> Response:
         def work(conn: Connection, visit: Visit) -> Response:
             return web.render(visit, "rights.html", title=visit.t("nav.rights"),
-                              cases=my_cases(conn, portal, _person(visit)), today=utcnow().date())
+                              cases=my_cases(conn, portal, _person(visit)), today=utcnow().date(),
+                              pdf=font is not None)
         return await web.signed_in(request, "rights", work)
 
     async def download(request: Request) -> Response:
@@ -42,6 +45,17 @@ def routes(web: Web) -> list[Route]:
             name = f"my-data-{utcnow():%Y%m%d}.json"
             return Response(dumps(document, indent=True), media_type="application/json", headers={
                 "Content-Disposition": f'attachment; filename="{name}"', "X-Case": case.ref})
+        return await web.signed_in(request, "export", work, change=True, fields=ALL)
+
+    async def download_pdf(request: Request) -> Response:
+        def work(conn: Connection, visit: Visit) -> Response:
+            if font is None:  # no Unicode font installed: the page offers no PDF either
+                return web.error(visit, 404)
+            case, document = export_document(conn, portal, _person(visit))
+            name = f"my-data-{utcnow():%Y%m%d}.pdf"
+            return Response(summary_pdf(document, visit.t, font), media_type="application/pdf",
+                            headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                     "X-Case": case.ref})
         return await web.signed_in(request, "export", work, change=True, fields=ALL)
 
     async def erase_form(request: Request) -> Response:
@@ -71,6 +85,7 @@ def routes(web: Web) -> list[Route]:
     return [
         Route("/rights", rights, methods=["GET"]),
         Route("/export", download, methods=["POST"]),
+        Route("/export.pdf", download_pdf, methods=["POST"]),
         Route("/erase", erase_form, methods=["GET"]),
         Route("/erase", erase, methods=["POST"]),
         Route("/requests/{ref}", case, methods=["GET"]),

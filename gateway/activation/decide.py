@@ -21,9 +21,9 @@ import orjson
 from sqlalchemy import Connection, select
 
 from gateway.activation.campaigns import Campaign, get_campaign_by_id
+from gateway.activation.caps import Caps, load_caps
 from gateway.activation.destinations import Destination, get_destination
 from gateway.activation.experiments import CONTROL, assign
-from gateway.activation.caps import Caps, load_caps
 from gateway.activation.gate import Facts, epoch, reason
 from gateway.activation.gate import reachable as reachable_sql
 from gateway.activation.gate import suppressed as suppressed_sql

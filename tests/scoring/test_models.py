@@ -10,16 +10,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select
 
+from gateway.consent.ledger import append_preference
 from gateway.consent.purposes import Purpose, load_purposes
 from gateway.profile.tables import customers, interactions, orders
 from gateway.scoring.model import ArtifactError, LinearModel, fit, metrics
 from gateway.scoring.score import score_all, scores_of
-from gateway.scoring.tables import score_models
+from gateway.scoring.tables import customer_scores, score_models
 from gateway.scoring.train import MODELS, dataset, train
 from gateway.segmentation.compute import compute
 from gateway.segmentation.config import load_config
+from gateway.segmentation.tables import customer_attributes
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 from tests.databases import DatabaseFactory
@@ -141,3 +143,25 @@ def test_an_artifact_that_does_not_match_its_hash_is_refused() -> None:
     # when / then: one byte changed
     with pytest.raises(ArtifactError):
         LinearModel.from_bytes(data.replace(b'"churn"', b'"chur_"'), digest)
+
+
+def test_scores_run_removes_the_scores_of_whom_may_no_longer_be_profiled(planted: Engine) -> None:
+    # given: every customer scored by a trained model
+    compute(planted, CONFIG, _profiling(), NOW)
+    train(planted, CONFIG, "purchase_30d", _profiling(), NOW)
+    assert score_all(planted, _profiling(), NOW).scored == PEOPLE
+    objector, without_facts, control = 1, 2, 3
+    # when: one objects to profiling, another's facts are gone, and the scores run again
+    later = NOW + timedelta(hours=1)
+    with planted.begin() as conn:
+        append_preference(conn, customer_id=objector, kind="objection", key="profiling", value="on",
+                          source_channel="api")
+        conn.execute(delete(customer_attributes).where(customer_attributes.c.customer_id == without_facts))
+    report = score_all(planted, _profiling(), later)
+    # then: the objector's score is gone from storage, and so is the one without facts
+    with planted.connect() as conn:
+        stored = dict(conn.execute(select(customer_scores.c.customer_id, customer_scores.c.scored_at)).all())
+    assert report.removed == 1 and report.scored == PEOPLE - 2
+    assert objector not in stored and without_facts not in stored
+    # and: everyone else holds one score of this run (the control)
+    assert len(stored) == PEOPLE - 2 and stored[control] == later

@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -121,16 +122,21 @@ class Frame:
 
     def put(self, name: str, at: np.ndarray[Any, Any], values: Sequence[Any]) -> None:
         col = self.cols[name]
-        if name in _OBJECTS:
+        if name == "milestones":
             held = np.empty(len(values), dtype=object)  # element by element: lists stay lists
             for k, v in enumerate(values):
                 held[k] = v
             col[at] = held
+        elif name in _OBJECTS:
+            col[at] = np.array(values, dtype=object)
         elif name in _INTS:
-            col[at] = np.array([v or 0 for v in values], dtype=np.int64)
+            # Through float64 (None becomes NaN, then 0) in C: counts and cents stay far below
+            # 2**53, where float64 holds every integer exactly.
+            part = np.array(values, dtype=np.float64)
+            part[np.isnan(part)] = 0
+            col[at] = part.astype(np.int64)
         else:
             col[at] = np.array(values, dtype=np.float64)  # None becomes NaN
-
     def reset(self, at: np.ndarray[Any, Any]) -> None:
         """Forget the facts at `at` (before they are aggregated again)."""
         for name in FACT_COLUMNS:
@@ -143,8 +149,9 @@ class Frame:
             return
         cols = list(zip(*rows, strict=True))
         at, ok = self.positions(cols[0])
+        keep = None if ok.all() else ok.tolist()
         for name, values in zip(names, cols[1:], strict=True):
-            self.put(name, at, [v for v, keep in zip(values, ok.tolist(), strict=True) if keep])
+            self.put(name, at, values if keep is None else list(compress(values, keep)))
 
 
 def _load_stored(conn: Connection, frame: Frame) -> None:

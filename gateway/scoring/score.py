@@ -25,7 +25,7 @@ from gateway.scoring.train import MODELS
 from gateway.segmentation import aggregate
 from gateway.segmentation.compute import purge
 from gateway.segmentation.tables import customer_attributes
-from gateway.store.bulk import insert, upsert
+from gateway.store.bulk import bulk_cache, insert, upsert
 
 WRITE_BATCH = 50_000
 _CACHE: dict[str, LinearModel] = {}
@@ -104,7 +104,7 @@ def score_all(engine: Engine, profiling: Purpose, now: datetime,
     # leaves a value as it was does not touch the (model, value) index, which a delete and
     # insert rewrites; the rows this run did not write are deleted after. Same end state.
     fresh = engine.dialect.name == "postgresql"
-    with engine.connect() as reading, engine.begin() as writing:
+    with engine.connect() as reading, engine.begin() as writing, bulk_cache(writing):
         if fresh:
             writing.execute(delete(customer_scores).where(s.model.in_(names)))
         result = reading.execute(stmt)

@@ -33,7 +33,7 @@ from gateway.segmentation import aggregate
 from gateway.segmentation.config import SegmentationConfig
 from gateway.segmentation.derive import Facts, derive
 from gateway.segmentation.tables import customer_attributes
-from gateway.store.bulk import insert, update_by_key, upsert
+from gateway.store.bulk import bulk_cache, insert, update_by_key, upsert
 
 CHUNK = 20_000  # customers aggregated per statement
 WRITE_BATCH = 20_000
@@ -293,7 +293,7 @@ def _write(engine: Engine, frame: Frame, attrs: Any, again: np.ndarray[Any, Any]
     # Every profiled customer written (a full run): the table's contents are replaced, and
     # rows that are all new are inserted without a conflict to look up for each.
     replace = at_all.size == frame.ids.size
-    with engine.begin() as conn:
+    with engine.begin() as conn, bulk_cache(conn):
         if replace:
             conn.execute(delete(customer_attributes))
         for start in range(0, at_all.size, WRITE_BATCH):

@@ -187,9 +187,13 @@ def floor(url: str) -> float:
 
 
 def count_floor(url: str) -> tuple[float, int]:
+    """The plain count, timed on its second execution (both counts are timed warm: the
+    first statement over `customers` after the job would pay the cache for both)."""
     with _raw(url) as db:
-        start = time.perf_counter()
         cur = db.cursor()
+        cur.execute(f"SELECT count(*) FROM customers WHERE {PLAIN}")
+        cur.fetchone()
+        start = time.perf_counter()
         cur.execute(f"SELECT count(*) FROM customers WHERE {PLAIN}")
         n = cur.fetchone()[0]
         return time.perf_counter() - start, int(n)
@@ -249,6 +253,7 @@ def count_job(url: str, segment_id: int) -> tuple[float, int]:
     assert profiling is not None
     with engine.connect() as conn:
         rule = get_segment(conn, segment_id).rule()
+        count(conn, rule, profiling, NOW, profiling)  # warm, as the floor is
         start = time.perf_counter()
         n = count(conn, rule, profiling, NOW, profiling)
         took = time.perf_counter() - start

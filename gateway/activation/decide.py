@@ -21,16 +21,16 @@ import orjson
 from sqlalchemy import Connection, select
 
 from gateway.activation.campaigns import Campaign, get_campaign_by_id
+from gateway.activation.caps import Caps, load_caps
 from gateway.activation.destinations import Destination, get_destination
 from gateway.activation.experiments import CONTROL, assign
-from gateway.activation.gate import CAPPED_CHANNELS, Facts, epoch, reason
+from gateway.activation.gate import Facts, epoch, reason
 from gateway.activation.gate import reachable as reachable_sql
 from gateway.activation.gate import suppressed as suppressed_sql
 from gateway.activation.rules import EVENT_KINDS, Rule
 from gateway.activation.service import Activation
 from gateway.activation.tables import activation_events, activation_messages
 from gateway.consent.state import flags_of, subject_flag_columns
-from gateway.consent.tables import preference_state
 from gateway.errors import ServiceError
 from gateway.policy import decide_subject
 from gateway.policy.codes import Code
@@ -109,22 +109,8 @@ class BatchGate:
         )).where(cid.in_(self.ids))
         return {int(r.id): r for r in self.conn.execute(stmt)} if self.ids else {}
 
-    def _caps(self) -> tuple[dict[int, tuple[int, int]], dict[int, list[int]]]:
-        channel = self.destination.channel
-        if channel not in CAPPED_CHANNELS or not self.ids:
-            return {}, {}
-        ps, m = preference_state.c, activation_messages.c
-        caps = {int(r.customer_id): (int(r.cap_count), int(r.cap_period_days)) for r in self.conn.execute(
-            select(ps.customer_id, ps.cap_count, ps.cap_period_days).where(
-                ps.customer_id.in_(self.ids), ps.kind == "channel", ps.key == channel,
-                ps.cap_count.is_not(None)))}
-        history: dict[int, list[int]] = defaultdict(list)
-        if caps:
-            for cid, sent in self.conn.execute(select(m.customer_id, m.sent_epoch).where(
-                    m.customer_id.in_(sorted(caps)), m.channel == channel, m.kind == "message",
-                    m.status == "sent", m.sent_epoch > self.now_epoch - YEAR)):
-                history[int(cid)].append(int(sent))
-        return caps, history
+    def _caps(self) -> Caps:
+        return load_caps(self.conn, self.ids, self.destination.channel, self.now_epoch)
 
     def _rule_history(self) -> dict[tuple[int, str], list[int]]:
         rules = sorted({r.rule for r in self.rows if r.rule})
@@ -158,7 +144,7 @@ class BatchGate:
     def decide(self) -> Decided:
         """Every row of the batch decided; payloads built for those that leave."""
         found = self._customers()
-        caps, history = self._caps()
+        caps = self._caps()
         rule_history = self._rule_history()
         triggers, later = self._events()
         reader = self._reader()
@@ -170,7 +156,7 @@ class BatchGate:
             if customer is None:
                 self.out.stop(row.id, "cancelled", Code.NOT_FOUND)
                 continue
-            self._message(row, customer, reader, (caps, history), rule_history, (triggers, later))
+            self._message(row, customer, reader, caps, rule_history, (triggers, later))
         return self.out
 
     def _reader(self) -> Reader:
@@ -182,14 +168,9 @@ class BatchGate:
             opener=self.activation.vault.envelope.opener(),
         )
 
-    def _capped(self, cid: int, caps: dict[int, tuple[int, int]], history: dict[int, list[int]]) -> bool:
-        cap = caps.get(cid)
-        if cap is None:
-            return False
-        count, days = cap
-        window = self.now_epoch - days * 86400
-        used = sum(1 for sent in history.get(cid, ()) if sent > window)
-        return used + self._sent_in_batch[("channel", cid)] >= count
+    def _capped(self, cid: int, caps: Caps) -> bool:
+        # The messages this batch sends before this one count too: they are not recorded yet.
+        return caps.reached(cid, self._sent_in_batch[("channel", cid)])
 
     def _rule(self, row: Any) -> Rule | None:
         return self.activation.rules.rules.get(row.rule) if row.rule else None
@@ -246,7 +227,7 @@ class BatchGate:
         return self._campaigns[campaign_id]
 
     def _message(self, row: Any, customer: Any, reader: Reader,
-                 caps: tuple[dict[int, tuple[int, int]], dict[int, list[int]]],
+                 caps: Caps,
                  rule_history: dict[tuple[int, str], list[int]],
                  events: tuple[dict[int, Any], list[Any]]) -> None:
         cid = int(row.customer_id)
@@ -259,7 +240,7 @@ class BatchGate:
             self.out.stop(row.id, "cancelled", Code.SCRIPT_STOPPED)
             return
         facts = Facts(flags_of(customer), bool(customer._suppressed), bool(customer._reachable),
-                      self._capped(cid, *caps))
+                      self._capped(cid, caps))
         code = reason(self.purpose, facts)
         if code is None and rule is not None and self._rule_limited(row, rule, rule_history):
             code = Code.FREQUENCY_CAPPED

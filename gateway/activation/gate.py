@@ -38,6 +38,7 @@ from sqlalchemy import (
     true,
 )
 
+from gateway.activation.caps import CAPPED_CHANNELS
 from gateway.activation.tables import activation_messages, activation_suppressions
 from gateway.consent.purposes import Purpose
 from gateway.consent.state import subject_flag_columns
@@ -47,8 +48,6 @@ from gateway.policy.codes import Code
 from gateway.profile.tables import customers
 
 NOW_EPOCH = bindparam("now_epoch", type_=BigInteger())
-# The preference center's channels a destination channel is capped under (ads: none).
-CAPPED_CHANNELS = frozenset({"email", "sms", "push"})
 # The exclusion reasons a dry run reports, in the order they are decided.
 REASONS = (Code.SUPPRESSED, Code.RESTRICTED, Code.CONSENT_REQUIRED, Code.OBJECTED,
            Code.CHANNEL_OPTED_OUT, Code.NO_CONTACT, Code.FREQUENCY_CAPPED)
@@ -144,6 +143,8 @@ def capped(customer_id: ColumnElement[int], channel: str,
            there: Present = ALL_PRESENT) -> ColumnElement[bool]:
     """The customer's frequency cap on `channel` is reached by messages already sent.
 
+    The SQL twin of `gateway.activation.caps.Caps.reached` (the same sent messages, window
+    and comparison), for plans and dry runs that decide a whole audience in one statement.
     Bound parameter `now_epoch` (seconds): the window is the cap's period before it. The
     capped customers are one uncorrelated set (evaluated once per statement, then probed),
     not a count per customer: a correlated count inside a plan's INSERT ... SELECT into the

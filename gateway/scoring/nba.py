@@ -5,25 +5,30 @@ An offer is a candidate for a customer when its rule selects them (`when`, the s
 rule language, over customers who may be profiled); it can be chosen only if the customer
 allows its purpose (`decide_subject`: consent, objection, restriction, channel opt-out) and
 its channel's frequency cap leaves room. Among those, the highest weight x score wins.
+
+The cap is activation's own (`gateway.activation.caps`): the messages that actually left the
+outbox on the channel, from every campaign and trigger, within the cap's window. An action
+the worker would refuse as FREQUENCY_CAPPED is never proposed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, Select, and_, bindparam, func, select
+from sqlalchemy import Connection, Select, bindparam, select
 
+from gateway.activation.caps import Caps, load_caps
+from gateway.activation.gate import epoch
 from gateway.consent.purposes import Purpose, Purposes
 from gateway.consent.state import flags_of, subject_flag_columns
-from gateway.consent.tables import preference_state
 from gateway.policy import decide_subject
 from gateway.policy.codes import Code
-from gateway.profile.tables import customers, interactions
+from gateway.profile.tables import customers
 from gateway.scoring.tables import customer_scores
 from gateway.scoring.train import MODELS
 from gateway.segmentation.compile import CheckedRule, check, membership
@@ -34,14 +39,13 @@ from gateway.store.types import UTCDateTime
 FILE = "offers.yaml"
 # What an offer's rule may read: the lineage of Customer.nextBestAction (gateway/profile/fields.py).
 LINEAGE = frozenset({"derived", "transactions", "interactions", "preferences"})
-CAPPED = "CAPPED"  # not a policy code: the customer's frequency cap is reached
 
 _WHY_NOT = {
     Code.CONSENT_REQUIRED: "you have not agreed to {purpose}",
     Code.OBJECTED: "you objected to direct marketing",
     Code.RESTRICTED: "you asked us to restrict the use of your data",
     Code.CHANNEL_OPTED_OUT: "you opted out of messages by {channel}",
-    CAPPED: "you asked for at most {cap} messages by {channel} every {days} days, and that many were sent",
+    Code.FREQUENCY_CAPPED: "you asked for at most {cap} messages by {channel} every {days} days, and that many were sent",
 }
 
 
@@ -123,28 +127,6 @@ def load_offers(policy_dir: Path, purposes: Purposes) -> tuple[Offer, ...]:
     return parse_offers(yaml.safe_load((policy_dir / FILE).read_text(encoding="utf-8")), purposes)
 
 
-def contacts_since(conn: Connection, ids: Sequence[int], channel: str, since: datetime) -> dict[int, int]:
-    """Messages each customer received on `channel` since `since`.
-
-    The gateway records no sends of its own yet: the campaigns whose messages the customer
-    is known to have received (opened or clicked) count, a lower bound. Activation's outbox
-    (issue 12) is the place to count from once it exists.
-    """
-    i = interactions.c
-    rows = conn.execute(select(i.customer_id, func.count(func.distinct(i.campaign))).where(
-        i.customer_id.in_(list(ids)), i.channel == channel, i.campaign.is_not(None),
-        i.occurred_at >= since).group_by(i.customer_id))
-    return {r[0]: int(r[1]) for r in rows}
-
-
-def _caps(conn: Connection, ids: Sequence[int], channel: str) -> dict[int, tuple[int, int]]:
-    ps = preference_state.c
-    rows = conn.execute(select(ps.customer_id, ps.cap_count, ps.cap_period_days).where(
-        ps.customer_id.in_(list(ids)), ps.kind == "channel", ps.key == channel,
-        ps.value == "opt_in", and_(ps.cap_count.is_not(None), ps.cap_period_days.is_not(None))))
-    return {r[0]: (int(r[1]), int(r[2])) for r in rows}
-
-
 # The subject flags of a page of customers, built once per purpose: `now` and the ids are
 # bound when it runs (building the expression cost more than running it, for one person).
 _NOW = bindparam("now", type_=UTCDateTime())
@@ -180,7 +162,7 @@ def _eligible(conn: Connection, offer: Offer, ids: Sequence[int], now: datetime,
     return set(conn.execute(stmt).scalars())
 
 
-def _why_not(code: str, offer: Offer, purposes: Purposes, cap: tuple[int, int] | None) -> str:
+def _why_not(code: Code, offer: Offer, purposes: Purposes, cap: tuple[int, int] | None) -> str:
     purpose = purposes.get(offer.purpose)
     about = purpose.description.rstrip(".").lower() if purpose else offer.purpose
     return _WHY_NOT[code].format(purpose=about, channel=offer.channel,
@@ -194,8 +176,7 @@ def next_actions(conn: Connection, ids: Sequence[int], offers: Sequence[Offer], 
         return {}
     scores = _scores(conn, ids)
     decisions = {p: _subject(conn, ids, purposes.by_name[p], now) for p in {o.purpose for o in offers}}
-    caps = {ch: _caps(conn, ids, ch) for ch in {o.channel for o in offers}}
-    sent: dict[tuple[str, int], dict[int, int]] = {}
+    caps: dict[str, Caps] = {ch: load_caps(conn, ids, ch, epoch(now)) for ch in {o.channel for o in offers}}
     out: dict[int, NextAction] = {}
     eligible = {o.name: _eligible(conn, o, ids, now, profiling) for o in offers}
     for cid in ids:
@@ -205,18 +186,14 @@ def next_actions(conn: Connection, ids: Sequence[int], offers: Sequence[Offer], 
             if cid not in eligible[offer.name]:
                 continue
             decision = decisions[offer.purpose].get(cid)
-            code: str | None = None if decision is None or decision.allowed else decision.code
-            cap = caps[offer.channel].get(cid)
-            if code is None and cap is not None:
-                key = (offer.channel, cap[1])
-                if key not in sent:
-                    sent[key] = contacts_since(conn, ids, offer.channel, now - timedelta(days=cap[1]))
-                if sent[key].get(cid, 0) >= cap[0]:
-                    code = CAPPED
+            code: Code | None = None if decision is None or decision.allowed else decision.code
+            if code is None and caps[offer.channel].reached(cid):
+                code = Code.FREQUENCY_CAPPED
             if code is not None:
-                skipped.append(Reason("consent" if code != CAPPED else "cap",
+                why = _why_not(code, offer, purposes, caps[offer.channel].limit(cid))
+                skipped.append(Reason("cap" if code is Code.FREQUENCY_CAPPED else "consent",
                                       f"Not offered: {offer.description} by {offer.channel}, "
-                                      f"because {_why_not(code, offer, purposes, cap)}."))
+                                      f"because {why}."))
                 continue
             value = offer.weight * scores.get((cid, offer.score), 0.0)
             if best is None or value > best[0]:

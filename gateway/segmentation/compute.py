@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from gateway.segmentation import aggregate
 from gateway.segmentation.config import SegmentationConfig
 from gateway.segmentation.derive import Facts, derive
 from gateway.segmentation.tables import customer_attributes
-from gateway.store.bulk import update_by_key, upsert
+from gateway.store.bulk import bulk_cache, insert, update_by_key, upsert
 
 CHUNK = 20_000  # customers aggregated per statement
 WRITE_BATCH = 20_000
@@ -62,21 +63,24 @@ class ComputeReport:
 
 
 def purge(conn: Connection, profiling: Purpose, now: datetime) -> int:
-    """Remove every derived value of customers who may not be profiled now; how many had some."""
-    refused = not_(subject_allows(customers.c.id, profiling, now))
+    """Remove every derived value of customers who may not be profiled now; how many had some.
+
+    The refused customers are found once (one pass over `customers`), then their rows are
+    deleted by key, each statement answering whom it touched: asking the condition of each
+    table again (a join per table) costs a pass over `customers` per table.
+    """
     c = customers.c
+    refused = sorted(conn.execute(select(c.id).where(not_(subject_allows(c.id, profiling, now)))).scalars())
     has_derived = or_(*(c[name].is_not(None) for name in CUSTOMER_COLUMNS))
-    ids = set(conn.execute(select(c.id).where(refused, has_derived)).scalars())
-    for table in (customer_attributes, customer_scores):
-        ids |= set(conn.execute(select(table.c.customer_id).join(
-            customers, customers.c.id == table.c.customer_id).where(refused)).scalars())
-    for start in range(0, len(ids), WRITE_BATCH):
-        part = sorted(ids)[start:start + WRITE_BATCH]
-        conn.execute(delete(customer_attributes).where(customer_attributes.c.customer_id.in_(part)))
-        conn.execute(delete(customer_scores).where(customer_scores.c.customer_id.in_(part)))
-        conn.execute(update(customers).where(c.id.in_(part)).values(
-            {name: None for name in CUSTOMER_COLUMNS}))
-    return len(ids)
+    touched: set[int] = set()
+    for start in range(0, len(refused), WRITE_BATCH):
+        part = refused[start:start + WRITE_BATCH]
+        for table in (customer_attributes, customer_scores):
+            touched.update(conn.execute(delete(table).where(table.c.customer_id.in_(part))
+                                        .returning(table.c.customer_id)).scalars())
+        touched.update(conn.execute(update(customers).where(c.id.in_(part), has_derived).values(
+            {name: None for name in CUSTOMER_COLUMNS}).returning(c.id)).scalars())
+    return len(touched)
 
 
 def _eligible(conn: Connection, profiling: Purpose, now: datetime) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -118,16 +122,21 @@ class Frame:
 
     def put(self, name: str, at: np.ndarray[Any, Any], values: Sequence[Any]) -> None:
         col = self.cols[name]
-        if name in _OBJECTS:
+        if name == "milestones":
             held = np.empty(len(values), dtype=object)  # element by element: lists stay lists
             for k, v in enumerate(values):
                 held[k] = v
             col[at] = held
+        elif name in _OBJECTS:
+            col[at] = np.array(values, dtype=object)
         elif name in _INTS:
-            col[at] = np.array([v or 0 for v in values], dtype=np.int64)
+            # Through float64 (None becomes NaN, then 0) in C: counts and cents stay far below
+            # 2**53, where float64 holds every integer exactly.
+            part = np.array(values, dtype=np.float64)
+            part[np.isnan(part)] = 0
+            col[at] = part.astype(np.int64)
         else:
             col[at] = np.array(values, dtype=np.float64)  # None becomes NaN
-
     def reset(self, at: np.ndarray[Any, Any]) -> None:
         """Forget the facts at `at` (before they are aggregated again)."""
         for name in FACT_COLUMNS:
@@ -140,8 +149,9 @@ class Frame:
             return
         cols = list(zip(*rows, strict=True))
         at, ok = self.positions(cols[0])
+        keep = None if ok.all() else ok.tolist()
         for name, values in zip(names, cols[1:], strict=True):
-            self.put(name, at, [v for v, keep in zip(values, ok.tolist(), strict=True) if keep])
+            self.put(name, at, values if keep is None else list(compress(values, keep)))
 
 
 def _load_stored(conn: Connection, frame: Frame) -> None:
@@ -280,14 +290,22 @@ def _write(engine: Engine, frame: Frame, attrs: Any, again: np.ndarray[Any, Any]
     columns = ("customer_id", "computed_at", *FACT_COLUMNS, *DERIVED_COLUMNS)
     ints = {"first_purchase_ts", "last_purchase_ts", "prev_purchase_ts", "last_email_ts",
             "last_web_ts", "last_call_ts", "best_hour", "recency_days", "r_score", "f_score", "m_score"}
-    with engine.begin() as conn:
+    # Every profiled customer written (a full run): the table's contents are replaced, and
+    # rows that are all new are inserted without a conflict to look up for each.
+    replace = at_all.size == frame.ids.size
+    with engine.begin() as conn, bulk_cache(conn):
+        if replace:
+            conn.execute(delete(customer_attributes))
         for start in range(0, at_all.size, WRITE_BATCH):
             at = at_all[start:start + WRITE_BATCH]
             cids = frame.ids[at].tolist()
             facts = [_values(frame.cols[n], at, n in ints) for n in FACT_COLUMNS]
             derived = [_values(new[n], at, n in ints) for n in DERIVED_COLUMNS]
             rows = list(zip(cids, [now] * len(cids), *facts, *derived, strict=True))
-            upsert(conn, customer_attributes, columns, rows, ("customer_id",))
+            if replace:
+                insert(conn, customer_attributes, columns, rows)
+            else:
+                upsert(conn, customer_attributes, columns, rows, ("customer_id",))
             d = dict(zip(DERIVED_COLUMNS, derived, strict=True))
             update_by_key(conn, customers, "id", CUSTOMER_COLUMNS, list(zip(
                 cids, d["lifecycle"], d["rfm_cell"], d["recency_days"], d["f_score"], d["m_score"],

@@ -1,18 +1,19 @@
-"""Writing many rows at once: upserts and keyed updates, fast on both backends.
+"""Writing many rows at once: inserts, upserts and keyed updates, fast on both backends.
 
 SQLite: one prepared statement executed for every row on the driver's cursor (executemany),
 with values converted as the column types would (timestamps as SQLAlchemy stores them, JSON
 as text): SQLAlchemy's own executemany spends more per row building parameters than SQLite
 spends writing it. PostgreSQL: row-at-a-time statements run at about 30k rows/s (FLOORS.md),
 so the rows are COPYed into a temporary table (about 200k rows/s) and merged with one
-statement.
+statement; rows known to be new are COPYed straight into their table.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC
 from typing import Any
 
@@ -22,6 +23,25 @@ from sqlalchemy.types import JSON
 from gateway.store.types import UTCDateTime
 
 Row = Sequence[Any]
+# SQLite's page cache for a connection that writes a table of millions of rows (256 MiB;
+# the default is 2 MiB): a million rows keyed in another order than they arrive (an index on
+# a score's value) touch pages at random, and with the default cache each touch is a read
+# and a write of the file. The job's memory stays within its budget; PostgreSQL has its own.
+BULK_CACHE_KIB = 262_144
+
+
+@contextlib.contextmanager
+def bulk_cache(conn: Connection) -> Iterator[None]:
+    """A large SQLite page cache on `conn` while the block runs (the previous size after)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
 
 
 def _pg_copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> str:
@@ -31,11 +51,18 @@ def _pg_copy(conn: Connection, table: Table, columns: Sequence[str], rows: Seque
     conn.exec_driver_sql(
         f'CREATE TEMP TABLE "{temp}" ON COMMIT DROP AS SELECT {cols} FROM "{table.name}" WITH NO DATA'
     )
+    _copy(conn, table, temp, columns, rows)
+    return temp
+
+
+def _copy(conn: Connection, table: Table, target: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+    """COPY `rows` (values of `table`'s `columns`) into the table named `target`."""
+    cols = ", ".join(f'"{c}"' for c in columns)
     json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
     raw: Any = conn.connection.dbapi_connection  # psycopg's: COPY is not in the DB-API
     assert raw is not None
     encoded: dict[int, str] = {}  # shared objects (milestones lists) encoded once
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{temp}" ({cols}) FROM STDIN') as copy:
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{target}" ({cols}) FROM STDIN') as copy:
         for row in rows:
             if json_at:
                 row = list(row)
@@ -47,7 +74,21 @@ def _pg_copy(conn: Connection, table: Table, columns: Sequence[str], rows: Seque
                             found = encoded[id(value)] = json.dumps(value)
                         row[i] = found
             copy.write_row(row)
-    return temp
+
+
+def insert(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> int:
+    """Insert `rows` (values of `columns`, in that order) that are known to be new: COPY
+    straight into the table on PostgreSQL, one prepared INSERT on SQLite. A job that
+    replaces a whole table's contents deletes, then inserts: no conflict to look up."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        _copy(conn, table, table.name, columns, rows)
+        return len(rows)
+    cols = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" * len(columns))
+    _sqlite_many(conn, table, columns, f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})', rows)
+    return len(rows)
 
 
 def upsert(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row],

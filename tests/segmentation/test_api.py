@@ -156,6 +156,17 @@ def test_derived_fields_are_withheld_at_once_after_an_objection(gw: Gateway) -> 
     assert node["segments"] is None and node["scores"] is None and node["nextBestAction"] is None
     codes = errors_by_path(after)
     assert {codes[("customer", f)] for f in ("segments", "scores", "nextBestAction")} == {"OBJECTED"}
+    # and: counts leave them out at once: profiling counts them nowhere; email marketing
+    # still counts them on their city but not on their score (no side channel either way)
+    def preview(rule: str, purpose: str) -> int:
+        return int(_data(gw.post("query($d: String!) { previewSegment(definition: $d) { count } }",
+                                 purpose=purpose, variables={"d": rule}))["data"]["previewSegment"]["count"])
+
+    rules = (f'city = "{city}" and score.churn >= 0.6', f'city = "{city}"')
+    assert [preview(r, "profiling") for r in rules] == [0, 0]
+    assert [preview(r, "marketing_email") for r in rules] == [0, 1]
+    saved = _data(gw.post("query { segments { name count } }", purpose="profiling"))["data"]["segments"]
+    assert [s["count"] for s in saved if s["name"] == name] == [0]
 
 
 def test_segments_listed_only_where_the_reader_may_read_their_fields(gw: Gateway) -> None:

@@ -281,6 +281,7 @@ def _stream_floor(url: str) -> float:
     for cursor in cursors:
         while batch := cursor.fetchmany(20_000):
             rows += len(batch)
+        cursor.close()
     conn.close()
     return time.perf_counter() - started
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -88,8 +88,8 @@ def _refs_hold(subjects: str | bytes, index: str | None) -> bool:
     return refs == (set(index.split(" ")) if index else set())
 
 
-def _rows(source: Source, low: int, high: int) -> tuple[Iterator[tuple[Any, ...]], Any]:
-    """The span's rows (streamed) and the connection to close."""
+def _rows(source: Source, low: int, high: int) -> tuple[Iterator[tuple[Any, ...]], Callable[[], None]]:
+    """The span's rows (streamed) and what closes their cursor and connection."""
     if source.kind == "sqlite":
         conn: Any = sqlite3.connect(f"file:{quote(source.target)}?mode=ro", uri=True, timeout=30)
         stream = conn.cursor()
@@ -105,14 +105,18 @@ def _rows(source: Source, low: int, high: int) -> tuple[Iterator[tuple[Any, ...]
         while batch := stream.fetchmany(_FETCH):
             yield from batch
 
-    return rows(), conn
+    def close() -> None:
+        stream.close()
+        conn.close()
+
+    return rows(), close
 
 
 def scan_span(source: Source, low: int, high: int, wanted: Iterable[int] = ()) -> Span:
     """Verify the entries at `low`..`high` (links inside the span only); see the module."""
     want = frozenset(wanted)
     span = Span(low, high, low - 1)
-    rows, conn = _rows(source, low, high)
+    rows, close = _rows(source, low, high)
     dumps, fragment, sha256 = orjson.dumps, orjson.Fragment, hashlib.sha256
     try:
         expected, prev = low, None
@@ -141,5 +145,5 @@ def scan_span(source: Source, low: int, high: int, wanted: Iterable[int] = ()) -
             prev, expected = found, seq + 1
         span.good_until, span.last_hash = expected - 1, prev
     finally:
-        conn.close()
+        close()
     return span

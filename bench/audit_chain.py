@@ -273,8 +273,10 @@ def _stream_floor(url: str) -> float:
 
         conn = psycopg.connect(source.target)
         cursors = [conn.cursor("floor_events"), conn.cursor("floor_refs")]
-    cursors[0].execute("SELECT id, seq, occurred_at, request_id, actor_type, actor, role, purpose, "
-                       "action, operation, decision, subjects, detail, prev_hash, entry_hash "
+    # The columns as text, as the verifier reads them (no JSON or timestamp parsing).
+    cast = "" if source.kind == "sqlite" else "::text"
+    cursors[0].execute(f"SELECT id, seq, occurred_at{cast}, request_id, actor_type, actor, role, purpose, "
+                       f"action, operation, decision, subjects{cast}, detail{cast}, prev_hash, entry_hash "
                        "FROM audit_events ORDER BY seq")
     cursors[1].execute("SELECT audit_id, ref FROM audit_subjects")
     rows = 0

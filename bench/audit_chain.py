@@ -48,7 +48,8 @@ sys.path.insert(0, str(REPO))
 
 from bench._setup import postgres_database
 from gateway.audit.chain import GENESIS, checkpoint_message, entry_hash
-from gateway.audit.service import AuditEntry, write_entry
+from gateway.audit.group import GroupCommitter
+from gateway.audit.service import AuditEntry, checkpoint_policy, prepare, write_entry
 from gateway.audit.tables import audit_chain_head, audit_checkpoints, audit_events, audit_subjects
 from gateway.audit.verify import verify_chain
 from gateway.config import Settings
@@ -134,16 +135,23 @@ def bench_append(kind: str, threads: int, appends: int) -> dict[str, float]:
             "ratio": round(chain_rate / plain_rate, 3), "chain_valid": ok}
 
 
-def _process_worker(url: str, mode: str, first: int, count: int, barrier: Any) -> None:
-    """One OS process appending `count` entries (plain or chained), started by `barrier`."""
+def _process_worker(url: str, mode: str, first: int, count: int, barrier: Any, threads: int) -> None:
+    """One OS process appending `count` entries from `threads` threads (each one entry at a
+    time, waiting for it, as requests do), started by `barrier`. `mode`: plain (insert, one
+    transaction each, no chain), chained (`write_entry`, one transaction each) or group
+    (`GroupCommitter`: the entries of the process's threads committed in groups)."""
     pseudonyms, signer = PseudonymService(MASTER), Signer(MASTER)
     audit = pseudonyms.for_audit()
     settings = Settings(audit_checkpoint_every=1000, audit_checkpoint_seconds=3600)
-    engine = make_engine(url)
+    engine = make_engine(url, **({} if url.startswith("sqlite") else {"pool_size": threads + 2}))
+    committer = GroupCommitter(engine, signer, checkpoint_policy(settings))
     with engine.connect() as conn:  # connect before the clock starts
         conn.execute(text("SELECT 1"))
-    barrier.wait()
-    for i in range(first, first + count):
+
+    def one(i: int) -> None:
+        if mode == "group":
+            committer.submit(prepare(_entry(i), audit)).result()
+            return
         with engine.begin() as conn:
             if mode == "chained":
                 write_entry(conn, _entry(i), audit, signer, settings)
@@ -155,15 +163,25 @@ def _process_worker(url: str, mode: str, first: int, count: int, barrier: Any) -
                     action=e.action, operation=e.operation, decision=e.decision(),
                     subjects=[{"ref": audit.customer_id(c), "code": k} for c, k in e.subjects],
                     detail={"fields": e.fields, "errors": e.errors}))
+
+    share = count // threads
+    pool = [threading.Thread(target=lambda n=n: [one(i) for i in range(first + n * share, first + (n + 1) * share)])
+            for n in range(threads)]
     barrier.wait()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    barrier.wait()
+    committer.close()
     engine.dispose()
 
 
-def _run_processes(url: str, mode: str, processes: int, total: int) -> float:
+def _run_processes(url: str, mode: str, processes: int, total: int, threads: int = 1) -> float:
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(processes + 1)
-    share = total // processes
-    workers = [ctx.Process(target=_process_worker, args=(url, mode, n * share, share, barrier))
+    share = total // processes // threads * threads
+    workers = [ctx.Process(target=_process_worker, args=(url, mode, n * share, share, barrier, threads))
                for n in range(processes)]
     for w in workers:
         w.start()
@@ -176,17 +194,28 @@ def _run_processes(url: str, mode: str, processes: int, total: int) -> float:
     return share * processes / elapsed
 
 
-def bench_append_processes(kind: str, processes: int, appends: int) -> dict[str, float]:
-    """Chained appends vs plain inserts from `processes` OS processes (like uvicorn workers)."""
-    with database(kind) as plain_url, database(kind) as chain_url:
-        plain_rate = _run_processes(plain_url, "plain", processes, appends)
-        chain_rate = _run_processes(chain_url, "chained", processes, appends)
-        engine = make_engine(chain_url)
-        ok = verify_chain(engine, Signer(MASTER).jwks()).ok
-        engine.dispose()
-    return {"processes": processes, "plain_per_s": round(plain_rate),
-            "chained_per_s": round(chain_rate), "ratio": round(chain_rate / plain_rate, 3),
-            "chain_valid": ok}
+def bench_append_processes(kind: str, processes: int, appends: int, threads: int,
+                           runs: int) -> dict[str, Any]:
+    """Plain inserts, chained appends and group-committed appends from `processes` OS processes
+    (like uvicorn workers) of `threads` threads each, entries/s, medians of `runs`."""
+    rates: dict[str, list[float]] = {"plain": [], "chained": [], "group": []}
+    valid = True
+    for _ in range(runs):
+        for mode, found in rates.items():
+            with database(kind) as url:
+                found.append(_run_processes(url, mode, processes, appends, threads))
+                if mode != "plain":
+                    engine = make_engine(url)
+                    valid = valid and verify_chain(engine, Signer(MASTER).jwks()).ok
+                    engine.dispose()
+            print(f"  {mode}: {found[-1]:.0f} entries/s", flush=True)
+    med = {m: round(statistics.median(r)) for m, r in rates.items()}
+    return {"processes": processes, "threads_per_process": threads,
+            "plain_per_s": med["plain"], "chained_per_s": med["chained"], "group_per_s": med["group"],
+            "chained/plain": round(med["chained"] / med["plain"], 3),
+            "group/plain": round(med["group"] / med["plain"], 3),
+            "group/chained": round(med["group"] / med["chained"], 2),
+            "runs": {m: [round(x) for x in r] for m, r in rates.items()}, "chain_valid": valid}
 
 
 _HOT_FIELDS = {f"field{i}": ("ALLOWED" if i % 4 else "POLICY_DENIED") for i in range(30)}
@@ -338,6 +367,9 @@ def main() -> None:
     parser.add_argument("--hot-runs", type=int, default=5, help="0: skip the write_entry timing")
     parser.add_argument("--hot-only", action="store_true", help="only the write_entry timing")
     parser.add_argument("--verify-runs", type=int, default=3)
+    parser.add_argument("--process-threads", type=int, default=16,
+                        help="threads per process in the process variant (concurrent requests)")
+    parser.add_argument("--append-runs", type=int, default=3)
     parser.add_argument("--no-before", action="store_true",
                         help="skip the sequential walk (the verification before the span scan)")
     args = parser.parse_args()
@@ -352,7 +384,8 @@ def main() -> None:
         out["append"] = bench_append(args.db, args.threads, args.appends)
         print("append (threads):", json.dumps(out["append"]), flush=True)
     if args.appends and args.processes:
-        out["append_processes"] = bench_append_processes(args.db, args.processes, args.appends)
+        out["append_processes"] = bench_append_processes(args.db, args.processes, args.appends,
+                                                         args.process_threads, args.append_runs)
         print("append (processes):", json.dumps(out["append_processes"]), flush=True)
     if args.entries:
         out["verify"] = bench_verify(args.db, args.entries, args.verify_runs, not args.no_before)

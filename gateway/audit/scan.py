@@ -16,13 +16,18 @@ verifier walks a span that did not verify with its sequential walk, which does.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import orjson
+from sqlalchemy import Connection
 
 from gateway.audit.chain import HASHED_FIELDS
 
@@ -147,3 +152,58 @@ def scan_span(source: Source, low: int, high: int, wanted: Iterable[int] = ()) -
     finally:
         close()
     return span
+
+
+@dataclass(frozen=True)
+class Fast:
+    """How the span scan runs: where (`Source`), in how many processes, spans how long."""
+
+    source: Source
+    workers: int
+    span: int
+    parallel_from: int  # entries from which worker processes are worth their start
+
+
+def source_of(conn: Connection) -> Source | None:
+    """Where a bare driver finds `conn`'s database (None: in memory, or another driver)."""
+    url = conn.engine.url
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            return None
+        return Source("sqlite", os.path.abspath(url.database))
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg":
+        return Source("postgresql", url.set(drivername="postgresql").render_as_string(hide_password=False))
+    return None
+
+
+def pool_for(fast: Fast, entries: int) -> ProcessPoolExecutor | None:
+    """Worker processes for a scan of `entries` entries, or None (scan here) when few."""
+    if fast.workers < 2 or entries < fast.parallel_from:
+        return None
+    # fork is instant and shares the imports; a process with other threads spawns instead
+    # (a fork could copy a lock another thread holds).
+    method = "fork" if threading.active_count() == 1 and \
+        "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(fast.workers, mp_context=multiprocessing.get_context(method))
+
+
+def scanned(fast: Fast, pool: ProcessPoolExecutor | None, spans: list[tuple[int, int]],
+             wanted: list[int]) -> Iterator[Span]:
+    """The spans' scans, in order (computed ahead by the pool, or one by one here)."""
+    def want(low: int, high: int) -> list[int]:
+        return [s for s in wanted if low <= s <= high]
+
+    if pool is None:
+        for low, high in spans:
+            try:
+                yield scan_span(fast.source, low, high, want(low, high))
+            except Exception:  # noqa: BLE001 - the walk reads the span again and says what failed
+                yield Span(low, high, low - 1)
+        return
+    futures: list[Future[Span]] = [pool.submit(scan_span, fast.source, low, high, want(low, high))
+                                   for low, high in spans]
+    for (low, high), future in zip(spans, futures, strict=True):
+        try:
+            yield future.result()
+        except Exception:  # noqa: BLE001 - the walk reads the span again and says what failed
+            yield Span(low, high, low - 1)

@@ -28,12 +28,9 @@ even when the head row and the stored checkpoints were cut back with it.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,7 +45,7 @@ from gateway.audit.chain import (
     checkpoint_message,
     entry_hash,
 )
-from gateway.audit.scan import Source, Span, scan_span
+from gateway.audit.scan import Fast, Span, pool_for, scanned, source_of
 from gateway.audit.tables import (
     audit_archives,
     audit_chain_head,
@@ -131,27 +128,6 @@ def _stored_hash(doc: Mapping[str, Any], row: Any) -> str:
         if verbatim == row[-1]:
             return verbatim
     return found
-
-
-@dataclass(frozen=True)
-class Fast:
-    """How the span scan runs: where (`Source`), in how many processes, spans how long."""
-
-    source: Source
-    workers: int
-    span: int
-    parallel_from: int  # entries from which worker processes are worth their start
-
-
-def _source(conn: Connection) -> Source | None:
-    url = conn.engine.url
-    if url.get_backend_name() == "sqlite":
-        if not url.database or url.database == ":memory:":
-            return None
-        return Source("sqlite", os.path.abspath(url.database))
-    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg":
-        return Source("postgresql", url.set(drivername="postgresql").render_as_string(hide_password=False))
-    return None
 
 
 class _Walk:
@@ -245,7 +221,7 @@ def verify_chain(
     if workers is None:
         workers = min(os.cpu_count() or 1, 4)
     with engine.connect() as conn:
-        source = _source(conn) if workers else None
+        source = source_of(conn) if workers else None
         fast = Fast(source, workers, span, parallel_from) if source is not None else None
         result = _verify(_Walk(conn, jwks, batch, fast), full, progress, dict(external or {}))
     result = VerifyResult(**{**result.as_dict(), "problem": result.problem,
@@ -336,38 +312,6 @@ def _verify(walk: _Walk, full: bool, progress: Progress | None, external: dict[i
     return done(last, checked, None)
 
 
-def _pool(fast: Fast, entries: int) -> ProcessPoolExecutor | None:
-    if fast.workers < 2 or entries < fast.parallel_from:
-        return None
-    # fork is instant and shares the imports; a process with other threads spawns instead
-    # (a fork could copy a lock another thread holds).
-    method = "fork" if threading.active_count() == 1 and \
-        "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(fast.workers, mp_context=multiprocessing.get_context(method))
-
-
-def _scanned(fast: Fast, pool: ProcessPoolExecutor | None, spans: list[tuple[int, int]],
-             wanted: list[int]) -> Iterator[Span]:
-    """The spans' scans, in order (computed ahead by the pool, or one by one here)."""
-    def want(low: int, high: int) -> list[int]:
-        return [s for s in wanted if low <= s <= high]
-
-    if pool is None:
-        for low, high in spans:
-            try:
-                yield scan_span(fast.source, low, high, want(low, high))
-            except Exception:  # noqa: BLE001 - the walk reads the span again and says what failed
-                yield Span(low, high, low - 1)
-        return
-    futures: list[Future[Span]] = [pool.submit(scan_span, fast.source, low, high, want(low, high))
-                                   for low, high in spans]
-    for (low, high), future in zip(spans, futures, strict=True):
-        try:
-            yield future.result()
-        except Exception:  # noqa: BLE001 - the walk reads the span again and says what failed
-            yield Span(low, high, low - 1)
-
-
 def _span_holds(found: Span, here: list[int], cps: dict[int, Any], external: dict[int, str],
                 signed: dict[int, bool]) -> bool:
     """True when the checkpoints and exported checkpoints inside the span match its hashes."""
@@ -390,10 +334,10 @@ def _fast_prefix(walk: _Walk, fast: Fast, expected: int, prev: str | None, head_
     spans = [(low, min(low + fast.span - 1, head_seq)) for low in range(expected, head_seq + 1, fast.span)]
     wanted = sorted({s for s in cps if expected <= s <= head_seq} |
                     {s for s in external if expected <= s <= head_seq})
-    pool = _pool(fast, total)
+    pool = pool_for(fast, total)
     checked = 0
     try:
-        scans = _scanned(fast, pool, spans, wanted)
+        scans = scanned(fast, pool, spans, wanted)
         signed: dict[int, bool] = {}
         for seq in wanted:
             cp = cps.get(seq)

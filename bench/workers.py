@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -98,7 +99,7 @@ def _command(app: str, port: int, workers: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def server(db: Any, workdir: Path, target: str) -> Iterator[Request]:
+def server(db: Any, workdir: Path, target: str) -> Iterator[tuple[Request, int]]:
     """Start `target`'s server; the request to load it with; stop it (by pid) on exit."""
     app, workers, extra = TARGETS[target]
     port = _free_port()
@@ -125,7 +126,7 @@ def server(db: Any, workdir: Path, target: str) -> Iterator[Request]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{target} did not answer:\n{log.read_text()}")
             time.sleep(0.3)
-        yield request
+        yield request, process.pid
     finally:
         process.terminate()
         try:
@@ -133,6 +134,25 @@ def server(db: Any, workdir: Path, target: str) -> Iterator[Request]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _tree_cpu(root: int) -> float:
+    """User + system CPU seconds of process `root` and its descendants (uvicorn's workers)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, grew = {root}, True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grew = bool(found)
+    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
 
 def _entries(url: str) -> int:
@@ -178,17 +198,21 @@ def main() -> None:
         before = _entries(db.url)
         for run in range(args.runs):
             for target in targets:
-                with server(db, Path(tmp), target) as request:
+                with server(db, Path(tmp), target) as (request, pid):
                     run_load(request, args.warmup, args.connections, args.load)
+                    cpu = _tree_cpu(pid)
                     found = run_load(request, args.duration, args.connections, args.load)
-                runs[target].append(found.as_dict())
+                    cpu_us = (_tree_cpu(pid) - cpu) / max(found.requests, 1) * 1e6
+                runs[target].append({**found.as_dict(), "cpu_us_per_req": round(cpu_us)})
                 if target.startswith("gw"):
                     gateway_answered += found.requests
                 print(f"run {run + 1} {target:>10}: {found.rps:8.0f} req/s  p50 {found.p50_ms:6.1f} ms  "
-                      f"p99 {found.p99_ms:6.1f} ms  failures {found.failures}", flush=True)
+                      f"p99 {found.p99_ms:6.1f} ms  server CPU {cpu_us:6.0f} us/req  "
+                      f"failures {found.failures}", flush=True)
         entries = _entries(db.url) - before
         valid = _verify(db.url, db.master_key)
-    median = {t: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50_ms", "p99_ms")}
+    median = {t: {k: statistics.median(r[k] for r in rs)
+                  for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
               for t, rs in runs.items()}
     summary: dict[str, Any] = {"median": median, "chain_valid": valid, "entries_written": entries,
                                "gateway_requests_measured": gateway_answered}
@@ -196,14 +220,14 @@ def main() -> None:
     def ratio(a: str, b: str) -> float | None:
         if a not in median or b not in median or not median[b]["rps"]:
             return None
-        return round(median[a]["rps"] / median[b]["rps"], 2)
+        return round(float(median[a]["rps"]) / float(median[b]["rps"]), 2)
 
     summary["gw2/gw1"] = ratio("gw2", "gw1")
     summary["floor2/floor1"] = ratio("floor2", "floor1")
     summary["gw2/gw2_single"] = ratio("gw2", "gw2_single")
-    print("\n| target | req/s (median) | p50 ms | p99 ms |\n|---|---|---|---|")
+    print("\n| target | req/s (median) | p50 ms | p99 ms | server CPU us/req |\n|---|---|---|---|---|")
     for t, m in median.items():
-        print(f"| {t} | {m['rps']:.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} |")
+        print(f"| {t} | {m['rps']:.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | {m['cpu_us_per_req']:.0f} |")
     print(f"\ngw2/gw1 = {summary['gw2/gw1']} (target >= 1.8); floor2/floor1 = {summary['floor2/floor1']}; "
           f"gw2/gw2_single = {summary['gw2/gw2_single']}")
     if "gw2" in median:

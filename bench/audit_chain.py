@@ -165,8 +165,12 @@ def _process_worker(url: str, mode: str, first: int, count: int, barrier: Any, t
                     detail={"fields": e.fields, "errors": e.errors}))
 
     share = count // threads
-    pool = [threading.Thread(target=lambda n=n: [one(i) for i in range(first + n * share, first + (n + 1) * share)])
-            for n in range(threads)]
+
+    def client(n: int) -> None:
+        for i in range(first + n * share, first + (n + 1) * share):
+            one(i)
+
+    pool = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
     barrier.wait()
     for t in pool:
         t.start()

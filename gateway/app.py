@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         yield
         # uvicorn stops accepting, lets in-flight requests finish (their audit entries are
         # written before their answers leave), then runs this.
+        await run_in_threadpool(endpoint.close)  # the audit entries still pending
         if running is not None:
             running[0].stop()
             running[1].join(timeout=30)  # let it finish the batch in hand

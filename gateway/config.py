@@ -109,6 +109,9 @@ class Settings:
     worker_healthcheck_seconds: int = 60  # a worker silent for this long is restarted
     audit_checkpoint_every: int = 1000  # sign the chain head every N entries ...
     audit_checkpoint_seconds: int = 60  # ... or when the last checkpoint is older than this
+    # Reads' audit entries committed in groups by one thread per worker (gateway/audit/group);
+    # off: each request commits its own entry (writes always do, with their change).
+    audit_group_commit: bool = True
     audit_archive_dir: Path = Path("./var/archive")
     audit_retention_days: int = 0  # archive entries older than this (0: keep them all live)
     # activation (gateway/activation): where messages may go and how the outbox worker runs
@@ -157,6 +160,7 @@ class Settings:
             worker_healthcheck_seconds=_int("GATEWAY_WORKER_HEALTHCHECK_SECONDS", 60),
             audit_checkpoint_every=_int("GATEWAY_AUDIT_CHECKPOINT_EVERY", 1000),
             audit_checkpoint_seconds=_int("GATEWAY_AUDIT_CHECKPOINT_SECONDS", 60),
+            audit_group_commit=_bool("GATEWAY_AUDIT_GROUP_COMMIT", True),
             audit_archive_dir=Path(env.get("GATEWAY_AUDIT_ARCHIVE_DIR") or "./var/archive"),
             audit_retention_days=_int("GATEWAY_AUDIT_RETENTION_DAYS", 0),
             activation_allowed_urls=env.get("GATEWAY_ACTIVATION_ALLOWED_URLS") or "",

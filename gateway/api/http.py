@@ -1,17 +1,22 @@
 """The GraphQL HTTP endpoint: negotiate, authenticate, execute, audit, answer.
 
 Strawberry's own ASGI view runs resolvers on the event loop; ours are synchronous (SQLAlchemy
-Core on one connection per request), so the whole request runs in one worker thread: the
-reads, the audit entry and the commit share a connection and a transaction, and the answer
-leaves only once the entry is written.
+Core on one connection per request), so the execution runs in one worker thread. A mutation's
+changes and its audit entry share the request's connection and transaction. A query changes
+nothing: its entry goes to the worker's group committer (`gateway.audit.group`), which commits
+the entries of concurrent requests together; the request waits for its entry outside the
+worker threads, and the answer leaves only once the entry is committed (an entry that cannot
+be committed turns the answer into AUDIT_UNAVAILABLE).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -43,7 +48,8 @@ from gateway.api.negotiation import (
 from gateway.api.plans import PlanCache, Shape
 from gateway.api.plans import run as run_plan
 from gateway.api.schema import GatewaySchema
-from gateway.audit.service import write_entry
+from gateway.audit.group import GroupCommitter
+from gateway.audit.service import checkpoint_policy, prepare, write_entry
 from gateway.auth.documents import DocumentRegistry, document_hash
 from gateway.ops.metrics import AUDIT_APPEND_SECONDS, UNAVAILABLE, observe_pool
 from gateway.ops.observe import RequestFacts, observe
@@ -61,15 +67,40 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """An answer that may leave once its audit entry (queued for the group commit) is durable."""
+
+    answer: Answer
+    entry: Future[int]
+    started: float
+
+
 @lru_cache(maxsize=1024)
-def _operation_count(query: str, max_tokens: int) -> int:
-    """How many operations `query` defines (0 when it does not parse or is over the token
-    limit: execution then says why, with its own code)."""
+def _operations(query: str, max_tokens: int) -> tuple[tuple[str | None, str], ...]:
+    """(name, kind) of each operation `query` defines (none when it does not parse or is over
+    the token limit: execution then says why, with its own code)."""
     try:
         document = parse(query, no_location=True, max_tokens=max_tokens)
     except GraphQLError:
-        return 0
-    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+        return ()
+    return tuple((d.name.value if d.name else None, d.operation.value)
+                 for d in document.definitions if isinstance(d, OperationDefinitionNode))
+
+
+def _operation_count(query: str, max_tokens: int) -> int:
+    """How many operations `query` defines."""
+    return len(_operations(query, max_tokens))
+
+
+def _changes_nothing(params: Params, max_tokens: int) -> bool:
+    """True unless the operation that runs may write (a mutation, or one not found: nothing
+    runs then, but the conservative path costs nothing)."""
+    found = _operations(params.query, max_tokens)
+    if not found:
+        return True  # does not parse: nothing runs
+    kinds = [kind for name, kind in found if params.operation is None or name == params.operation]
+    return kinds == ["query"]
 
 
 def _error(status: int, code: Code, message: str, **headers: str) -> Answer:
@@ -108,6 +139,15 @@ class GraphQLEndpoint:
         self._limiter = anyio.CapacityLimiter(services.settings.threads_per_worker)
         self.documents = DocumentRegistry()
         self.plans = PlanCache(schema, services.settings)
+        settings = services.settings
+        self.committer = GroupCommitter(services.engine, services.signer,
+                                        checkpoint_policy(settings)) \
+            if settings.audit_group_commit else None
+
+    def close(self) -> None:
+        """Commit the audit entries still pending (at shutdown)."""
+        if self.committer is not None:
+            self.committer.close()
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -166,10 +206,19 @@ class GraphQLEndpoint:
         headers = {k: request.headers.get(k) for k in ("authorization", "x-purpose")}
         # A few requests at a time per worker: more threads on one core only stretch each
         # request's lifetime (and the garbage collector's work); scale with workers instead.
-        return await anyio.to_thread.run_sync(
-            self._handle, body, headers, params, graphql_response, facts,
+        # A request waiting for its audit entry's group commit holds no thread.
+        done = await anyio.to_thread.run_sync(
+            self._execute, body, headers, params, graphql_response, facts,
             limiter=self._limiter,
         )
+        if isinstance(done, Answer):
+            return done
+        try:
+            await asyncio.wrap_future(done.entry)
+        except Exception:  # noqa: BLE001 - whatever kept the entry from committing
+            return _audit_failed(facts)
+        AUDIT_APPEND_SECONDS.observe(time.perf_counter() - done.started)
+        return done.answer
 
     def _resolve(self, conn: Connection, app_id: int, params: Params,
                  graphql_response: bool) -> Params | Answer:
@@ -203,8 +252,22 @@ class GraphQLEndpoint:
     def _handle(self, body: bytes, headers: dict[str, str | None],
                 params: Params | str | None = None, graphql_response: bool = False,
                 facts: RequestFacts | None = None) -> Answer:
-        """The thread part of a request (the benchmarks call it as `_handle(body, headers)`)."""
+        """A whole request, synchronously (the benchmarks call it as `_handle(body, headers)`)."""
         facts = facts or RequestFacts(str(uuid.uuid4()))
+        done = self._execute(body, headers, params, graphql_response, facts)
+        if isinstance(done, Answer):
+            return done
+        try:
+            done.entry.result()
+        except Exception:  # noqa: BLE001 - whatever kept the entry from committing
+            return _audit_failed(facts)
+        AUDIT_APPEND_SECONDS.observe(time.perf_counter() - done.started)
+        return done.answer
+
+    def _execute(self, body: bytes, headers: dict[str, str | None],
+                 params: Params | str | None, graphql_response: bool,
+                 facts: RequestFacts) -> Answer | _Pending:
+        """The thread part of a request: an answer, or one waiting for its audit entry."""
         try:
             return self._authenticated(body, params, headers, graphql_response, facts)
         except DBAPIError:
@@ -218,7 +281,7 @@ class GraphQLEndpoint:
 
     def _authenticated(self, body: bytes, params: Params | str | None,
                        headers: dict[str, str | None], graphql_response: bool,
-                       facts: RequestFacts) -> Answer:
+                       facts: RequestFacts) -> Answer | _Pending:
         caller = self.services.authenticator.authenticate(headers["authorization"])
         if caller is None:
             return _error(
@@ -238,6 +301,9 @@ class GraphQLEndpoint:
             allowed = QUERIES_ONLY  # GET never changes anything
         if isinstance(params, str):
             return _error(400, Code.BAD_REQUEST, params)
+        # Registering a persisted document (its text sent with its hash) writes: such a
+        # request commits with its own entry, never through the reads' group commit.
+        registers = params.persisted is not None and bool(params.query)
         with self.services.engine.connect() as conn:
             resolved = self._resolve(conn, caller.app_id, params, graphql_response)
             if isinstance(resolved, Answer):
@@ -280,27 +346,47 @@ class GraphQLEndpoint:
             if errors and any(e["extensions"]["code"] == Code.INTERNAL for e in errors):
                 conn.rollback()  # an unexpected failure keeps none of a mutation's writes
             _note(facts, ctx)
+            services = self.services
+            committer = self.committer if _changes_nothing(params, max_tokens) and not registers else None
+            if committer is not None:
+                conn.rollback()  # a read: nothing to commit with the entry
+            else:
+                try:
+                    with AUDIT_APPEND_SECONDS.time():
+                        write_entry(conn, ctx.audit, services.pseudonyms.for_audit(),
+                                    services.signer, services.settings)
+                        conn.commit()
+                except Exception:  # noqa: BLE001 - logged by _audit_failed; no unaudited answer
+                    conn.rollback()
+                    return _audit_failed(facts)
+        if committer is not None:
+            started = time.perf_counter()
             try:
-                services = self.services
-                with AUDIT_APPEND_SECONDS.time():
-                    write_entry(conn, ctx.audit, services.pseudonyms.for_audit(), services.signer,
-                                services.settings)
-                    conn.commit()
-            except Exception:
-                conn.rollback()
-                logger.exception("audit entry could not be written; request %s refused",
-                                 facts.request_id)
-                UNAVAILABLE.labels("audit").inc()
-                facts.rows = 0  # nothing was answered
-                return _error(
-                    503, Code.AUDIT_UNAVAILABLE,
-                    "the request could not be audited, so it was not answered; retry later",
-                )
-        out: dict[str, Any] = {}
-        if errors:
-            out["errors"] = errors
-        executed = result_data is not None or any("path" in e for e in errors)
-        if executed:
-            out["data"] = result_data
-        status = 200 if executed or not graphql_response else 400
-        return Answer(status, out, {})
+                entry = committer.submit(prepare(ctx.audit, services.pseudonyms.for_audit()))
+            except Exception:  # noqa: BLE001 - logged by _audit_failed; no unaudited answer
+                return _audit_failed(facts)
+            return _Pending(_answer_of(result_data, errors, graphql_response), entry, started)
+        return _answer_of(result_data, errors, graphql_response)
+
+
+def _audit_failed(facts: RequestFacts) -> Answer:
+    """The answer of a request whose audit entry could not be written: nothing else."""
+    logger.exception("audit entry could not be written; request %s refused", facts.request_id)
+    UNAVAILABLE.labels("audit").inc()
+    facts.rows = 0  # nothing was answered
+    return _error(
+        503, Code.AUDIT_UNAVAILABLE,
+        "the request could not be audited, so it was not answered; retry later",
+    )
+
+
+def _answer_of(data: Any, errors: list[dict[str, Any]], graphql_response: bool) -> Answer:
+    """The answer of an executed request (its entry written or on its way)."""
+    out: dict[str, Any] = {}
+    if errors:
+        out["errors"] = errors
+    executed = data is not None or any("path" in e for e in errors)
+    if executed:
+        out["data"] = data
+    status = 200 if executed or not graphql_response else 400
+    return Answer(status, out, {})

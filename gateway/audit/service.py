@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from gateway.audit.batch import Prepared
 from gateway.audit.writer import CheckpointPolicy, SignerLike, append
 from gateway.config import Settings
 from gateway.privacy.pseudonyms import Pseudonymizer
@@ -71,16 +72,8 @@ def _subjects(pairs: Sequence[tuple[int, str]], audit: Pseudonymizer) -> list[di
     return [{"ref": _ref(audit, i), "code": c} for i, c in seen.items()]
 
 
-def write_entry(
-    conn: Connection, entry: AuditEntry, audit: Pseudonymizer, signer: SignerLike,
-    settings: Settings | None = None,
-) -> int:
-    """Append `entry` to the chain on `conn` (the caller commits); its seq.
-
-    Raises if it cannot be written. `signer` signs a checkpoint when one is due (every
-    `settings.audit_checkpoint_every` entries or `audit_checkpoint_seconds`).
-    """
-    settings = settings or _DEFAULT_SETTINGS
+def _values(entry: AuditEntry, audit: Pseudonymizer) -> tuple[dict[str, Any], list[str]]:
+    """The stored fields of `entry` but its place and hashes, and its subject refs."""
     detail: Mapping[str, Any] = {"fields": entry.fields, "errors": entry.errors, **entry.extra}
     subjects = _subjects(entry.subjects, audit)
     values: dict[str, Any] = {
@@ -96,8 +89,33 @@ def write_entry(
         "subjects": subjects,
         "detail": dict(detail),
     }
-    policy = _policy(settings.audit_checkpoint_every, settings.audit_checkpoint_seconds)
-    return append(conn, values, [s["ref"] for s in subjects], signer, policy)
+    return values, [s["ref"] for s in subjects]
+
+
+def write_entry(
+    conn: Connection, entry: AuditEntry, audit: Pseudonymizer, signer: SignerLike,
+    settings: Settings | None = None,
+) -> int:
+    """Append `entry` to the chain on `conn` (the caller commits); its seq.
+
+    Raises if it cannot be written. `signer` signs a checkpoint when one is due (every
+    `settings.audit_checkpoint_every` entries or `audit_checkpoint_seconds`).
+    """
+    settings = settings or _DEFAULT_SETTINGS
+    values, refs = _values(entry, audit)
+    return append(conn, values, refs, signer, checkpoint_policy(settings))
+
+
+def prepare(entry: AuditEntry, audit: Pseudonymizer) -> Prepared:
+    """`entry` ready for the group committer (`gateway.audit.group`): pseudonyms taken and
+    JSON encoded now, outside the chain's lock."""
+    values, refs = _values(entry, audit)
+    return Prepared.of(values, refs)
+
+
+def checkpoint_policy(settings: Settings) -> CheckpointPolicy:
+    """When to sign the chain's head, from the settings."""
+    return _policy(settings.audit_checkpoint_every, settings.audit_checkpoint_seconds)
 
 
 # What `action` may say: reads, and one dotted family per kind of change other domains record.

@@ -1,7 +1,11 @@
 """Verifying the chain: walk by seq, recompute every hash, check links and checkpoints.
 
 The walk reads raw rows in keyset batches (SQLAlchemy Core, JSON as text parsed by orjson)
-and stops at the first problem, named by its seq and kind:
+and stops at the first problem, named by its seq and kind. Before it, the spans of the chain
+up to the head are scanned fast (`gateway.audit.scan`: bare driver rows, stored bytes hashed,
+in worker processes for long chains) and joined; the walk then starts where the scanned,
+joined and checkpoint-checked prefix ends (at the start of the first span that did not
+verify, if any), so every problem is still named by the walk. The kinds:
 
 - `modified`: the entry's content no longer hashes to its stored hash;
 - `deleted`: a place is missing (a gap), or the entries after it were renumbered;
@@ -24,6 +28,7 @@ even when the head row and the stored checkpoints were cut back with it.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -40,6 +45,7 @@ from gateway.audit.chain import (
     checkpoint_message,
     entry_hash,
 )
+from gateway.audit.scan import Fast, Span, pool_for, scanned, source_of
 from gateway.audit.tables import (
     audit_archives,
     audit_chain_head,
@@ -113,11 +119,24 @@ def _hash(doc: Mapping[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(doc, option=_SORT)).hexdigest()
 
 
+def _stored_hash(doc: Mapping[str, Any], row: Any) -> str:
+    """The entry's hash over its stored JSON as is (what the writer hashed), or re-encoded."""
+    found = _hash(doc)
+    if found != row[-1]:
+        raw = {**doc, "subjects": orjson.Fragment(row[10]), "detail": orjson.Fragment(row[11])}
+        verbatim = hashlib.sha256(orjson.dumps(raw, option=_SORT)).hexdigest()
+        if verbatim == row[-1]:
+            return verbatim
+    return found
+
+
 class _Walk:
     """State of one verification."""
 
-    def __init__(self, conn: Connection, jwks: dict[str, Any], batch: int) -> None:
+    def __init__(self, conn: Connection, jwks: dict[str, Any], batch: int,
+                 fast: Fast | None = None) -> None:
         self.conn = conn
+        self.fast = fast
         self.jwks = jwks
         self.batch = batch
         self.cols = _columns(conn.dialect.name)
@@ -188,16 +207,23 @@ def _anchor(walk: _Walk) -> tuple[int, str, Problem | None]:
 def verify_chain(
     engine: Engine, jwks: dict[str, Any], *, full: bool = True, batch: int = 20_000,
     progress: Progress | None = None, remember: bool = True,
-    external: Mapping[int, str] | None = None,
+    external: Mapping[int, str] | None = None, workers: int | None = None,
+    span: int = 100_000, parallel_from: int = 200_000,
 ) -> VerifyResult:
     """Verify the log on `engine` (full, or from the last verified checkpoint).
 
     `external`: seq -> entry hash of checkpoints exported earlier (their signatures already
-    checked by the caller, e.g. `offline.trusted_checkpoints`).
+    checked by the caller, e.g. `offline.trusted_checkpoints`). The fast scan runs in
+    `workers` processes (default: the CPUs, at most 4) when at least `parallel_from`
+    entries are to be checked, in `span`-long spans; `workers=0` turns the fast scan off.
     """
     started = time.perf_counter()
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4)
     with engine.connect() as conn:
-        result = _verify(_Walk(conn, jwks, batch), full, progress, dict(external or {}))
+        source = source_of(conn) if workers else None
+        fast = Fast(source, workers, span, parallel_from) if source is not None else None
+        result = _verify(_Walk(conn, jwks, batch, fast), full, progress, dict(external or {}))
     result = VerifyResult(**{**result.as_dict(), "problem": result.problem,
                              "seconds": round(time.perf_counter() - started, 3)})
     if result.ok and remember:
@@ -231,6 +257,10 @@ def _verify(walk: _Walk, full: bool, progress: Progress | None, external: dict[i
     walk.signed = start - 1
     total = max(head_seq - start + 1, 0)
     checked, last = 0, start - 1
+    if walk.fast is not None and head_seq >= expected:
+        expected, prev, checked = _fast_prefix(walk, walk.fast, expected, prev, head_seq, cps,
+                                               external, progress)
+        last = expected - 1
     while True:
         rows = conn.execute(
             select(*walk.cols).where(_E.seq >= expected).order_by(_E.seq).limit(walk.batch)
@@ -248,7 +278,7 @@ def _verify(walk: _Walk, full: bool, progress: Progress | None, external: dict[i
             if seq != expected:
                 return done(last, checked, Problem(expected, "deleted", "an entry is missing here"))
             doc = _doc(row)
-            found = _hash(doc)
+            found = _stored_hash(doc, row)
             if found != row[-1] or (prev is not None and row[-2] != prev):
                 return done(last, checked, walk.classify(row, expected, prev))
             cp = cps.get(seq)
@@ -280,6 +310,54 @@ def _verify(walk: _Walk, full: bool, progress: Progress | None, external: dict[i
         return done(last, checked, Problem(int(head.last_checkpoint_seq), "checkpoint_invalid",
                                            "the head's last checkpoint is missing"))
     return done(last, checked, None)
+
+
+def _span_holds(found: Span, here: list[int], cps: dict[int, Any], external: dict[int, str],
+                signed: dict[int, bool]) -> bool:
+    """True when the checkpoints and exported checkpoints inside the span match its hashes."""
+    for seq in here:
+        hash_ = found.hashes.get(seq)
+        if seq in cps and (not signed[seq] or cps[seq].entry_hash != hash_):
+            return False
+        if seq in external and external[seq] != hash_:
+            return False
+    return True
+
+
+def _fast_prefix(walk: _Walk, fast: Fast, expected: int, prev: str | None, head_seq: int,
+                 cps: dict[int, Any], external: dict[int, str],
+                 progress: Progress | None) -> tuple[int, str | None, int]:
+    """Scan the spans up to the head and join them; where the walk should go on from
+    (expected seq, its predecessor's hash, entries checked). Signatures are checked here
+    while the workers scan."""
+    total = head_seq - expected + 1
+    spans = [(low, min(low + fast.span - 1, head_seq)) for low in range(expected, head_seq + 1, fast.span)]
+    wanted = sorted({s for s in cps if expected <= s <= head_seq} |
+                    {s for s in external if expected <= s <= head_seq})
+    pool = pool_for(fast, total)
+    checked = 0
+    try:
+        scans = scanned(fast, pool, spans, wanted)
+        signed: dict[int, bool] = {}
+        for seq in wanted:
+            cp = cps.get(seq)
+            if cp is not None:
+                message = checkpoint_message(int(cp.seq), cp.entry_hash, cp.signed_at, cp.kid)
+                signed[seq] = verify_signature(walk.jwks, cp.kid, message, cp.signature)
+        for found in scans:
+            joins = found.complete and (prev is None or found.first_prev == prev)
+            here = [s for s in wanted if found.low <= s <= found.high]
+            if not joins or not _span_holds(found, here, cps, external, signed):
+                break  # the walk goes through this span and names what is wrong
+            walk.signatures += sum(s in cps for s in here)
+            walk.signed = max([s for s in here if s in cps], default=walk.signed)
+            expected, prev, checked = found.high + 1, found.last_hash, checked + found.high - found.low + 1
+            if progress is not None:
+                progress(checked, total)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return expected, prev, checked
 
 
 def count_entries(conn: Connection) -> int:

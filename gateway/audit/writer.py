@@ -66,9 +66,9 @@ def _event_values(json_cast: str) -> str:
 _INSERT_EVENT = (f"INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)}) "
                  f"VALUES ({_event_values('TEXT')})")
 _TAKE_PLACE = text(
-    "UPDATE audit_chain_head SET seq = seq + 1 WHERE id = 1 "
+    "UPDATE audit_chain_head SET seq = seq + :n WHERE id = 1 "
     "RETURNING seq, head_hash, last_checkpoint_seq, last_checkpoint_at"
-).columns(last_checkpoint_at=UTCDateTime())
+).bindparams(bindparam("n", type_=BigInteger())).columns(last_checkpoint_at=UTCDateTime())
 _TYPED = (bindparam("occurred_at", type_=UTCDateTime()), bindparam("seq", type_=BigInteger()))
 
 # SQLite: the entry (its id from the cursor), its refs from a JSON array, the new head.
@@ -92,12 +92,14 @@ _PG_APPEND = text(
              bindparam("cp_at", type_=UTCDateTime()))
 
 
-def _take_place(conn: Connection) -> Any:
-    row = conn.execute(_TAKE_PLACE).first()
+def _take_place(conn: Connection, places: int = 1) -> Any:
+    """Lock the head row and take the next `places` places: the row after the update (its
+    `seq` the last place taken, its hash the one the first place links to)."""
+    row = conn.execute(_TAKE_PLACE, {"n": places}).first()
     if row is None:  # a database made without the migration's head row
         conn.execute(insert(audit_chain_head).values(
             id=1, seq=0, head_hash=GENESIS, last_checkpoint_seq=0, last_checkpoint_at=None))
-        row = conn.execute(_TAKE_PLACE).one()
+        row = conn.execute(_TAKE_PLACE, {"n": places}).one()
     return row
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select, true
 
 from gateway.consent.purposes import Purpose, Purposes
 from gateway.consent.tables import consent_state, preference_state
@@ -144,6 +144,22 @@ def _activity_basis(purpose: Purpose, objected_at: datetime | None, activity: da
     if until > now:
         return Basis(purpose.name, purpose.basis, True, "active")
     return Basis(purpose.name, purpose.basis, False, "retention", until)
+
+
+def within_retention(purpose: Purpose, now: datetime) -> ColumnElement[bool]:
+    """SQL twin of `_activity_basis`'s clock over `customers`: the customer was active
+    (created, ordered, visited) within the purpose's `retention_days` before `now`.
+
+    Jobs that produce data for a purpose (segments, scores) ask it, so that they do not
+    recreate what the retention job destroys once the basis ran out.
+    """
+    if purpose.retention_days <= 0:
+        return true()
+    since = now - timedelta(days=purpose.retention_days)
+    c = customers.c
+    # Never NULL (a NOT of it must hold for the inactive): a missing moment is the creation.
+    return or_(c.created_at > since, func.coalesce(c.last_order_at, c.created_at) > since,
+               func.coalesce(c.last_seen_at, c.created_at) > since)
 
 
 def _superseded_at(purpose: Purpose, version: int) -> datetime | None:

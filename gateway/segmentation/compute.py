@@ -3,7 +3,8 @@ profiled, and none for anyone else.
 
 One run:
 1. **Gate.** Customers whose `profiling` use is not allowed now (objection, restriction, no
-   basis: `subject_allows`) lose every derived value: their attributes and scores are
+   basis: `subject_allows`; or its basis ran out `retention_days` after the last activity:
+   `may_profile`) lose every derived value: their attributes and scores are
    deleted and the derived columns of `customers` (lifecycle_stage, rfm_*) set to NULL.
 2. **Facts.** Orders and interactions are aggregated in SQL for the customers whose inputs
    changed since the last run (an order or interaction newer than what was aggregated, or
@@ -23,11 +24,23 @@ from itertools import compress
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, delete, func, not_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    delete,
+    func,
+    not_,
+    or_,
+    select,
+    update,
+)
 
 from gateway.consent.purposes import Purpose
 from gateway.consent.state import subject_allows
 from gateway.profile.tables import customers, interactions, orders
+from gateway.retention.basis import within_retention
 from gateway.scoring.tables import customer_scores
 from gateway.segmentation import aggregate
 from gateway.segmentation.config import SegmentationConfig
@@ -62,6 +75,13 @@ class ComputeReport:
     removed: int  # customers whose derived data was removed (profiling not allowed)
 
 
+def may_profile(profiling: Purpose, now: datetime) -> ColumnElement[bool]:
+    """Who may be profiled at `now`: the subject allows it (basis, consent, objection,
+    restriction) and the basis has not run out by retention (`retention_days` after the
+    last activity), so a job never recreates what the retention job destroys."""
+    return and_(subject_allows(customers.c.id, profiling, now), within_retention(profiling, now))
+
+
 def purge(conn: Connection, profiling: Purpose, now: datetime) -> int:
     """Remove every derived value of customers who may not be profiled now; how many had some.
 
@@ -70,7 +90,7 @@ def purge(conn: Connection, profiling: Purpose, now: datetime) -> int:
     table again (a join per table) costs a pass over `customers` per table.
     """
     c = customers.c
-    refused = sorted(conn.execute(select(c.id).where(not_(subject_allows(c.id, profiling, now)))).scalars())
+    refused = sorted(conn.execute(select(c.id).where(not_(may_profile(profiling, now)))).scalars())
     has_derived = or_(*(c[name].is_not(None) for name in CUSTOMER_COLUMNS))
     touched: set[int] = set()
     for start in range(0, len(refused), WRITE_BATCH):
@@ -86,7 +106,7 @@ def purge(conn: Connection, profiling: Purpose, now: datetime) -> int:
 def _eligible(conn: Connection, profiling: Purpose, now: datetime) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     c = customers.c
     rows = aggregate.fetch(conn, select(c.id, aggregate.epoch(conn, c.created_at))
-                           .where(subject_allows(c.id, profiling, now)).order_by(c.id))
+                           .where(may_profile(profiling, now)).order_by(c.id))
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     created = np.fromiter((float(r[1]) for r in rows), dtype=np.float64, count=len(rows))
     return ids, created

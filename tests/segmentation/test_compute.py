@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from gateway.profile.tables import customers, interactions, orders
 from gateway.scoring.tables import customer_scores
@@ -119,6 +119,44 @@ def test_an_objection_removes_derived_data_on_the_next_run(fresh_gateway: Gatewa
     # and: the other keeps theirs (the control)
     assert _attributes(gw, keep) is not None and keep in scored
     assert _derived(gw, keep)[0] is not None
+
+
+def _last_active(gw: Gateway, cid: int, days_ago: int) -> None:
+    """The customer was created 800 days before NOW and last ordered and visited `days_ago`."""
+    at = NOW - timedelta(days=days_ago)
+    _orders(gw, cid, (days_ago, "completed", 5000, "EUR"))
+    with gw.engine.begin() as conn:
+        conn.execute(update(customers).where(customers.c.id == cid).values(
+            created_at=NOW - timedelta(days=800), last_order_at=at, last_seen_at=at))
+
+
+def test_a_customer_inactive_past_profilings_retention_is_not_profiled_again(
+        fresh_gateway: Gateway) -> None:
+    gw = fresh_gateway
+    # given: profiling keeps data 730 days after the last activity (purposes.yaml); two
+    # customers active 100 days ago, profiled and scored
+    gone, kept = add_person(gw)[0], add_person(gw)[0]
+    for cid in (gone, kept):
+        _last_active(gw, cid, 100)
+    _run(gw, full=True)
+    with gw.engine.begin() as conn:
+        for cid in (gone, kept):
+            conn.execute(insert(customer_scores).values(customer_id=cid, model="churn", version=1,
+                                                        value=0.5, scored_at=NOW))
+    assert _attributes(gw, gone) is not None
+    # when: one of them was in fact last active 740 days ago, and the job runs again
+    _last_active(gw, gone, 740)
+    report = _run(gw, full=True)
+    # then: the retention job's clock holds here too: nothing derived is (re)created for the
+    # inactive customer, so retention has nothing to destroy again next time
+    assert report.removed >= 1
+    assert _attributes(gw, gone) is None
+    assert _derived(gw, gone) == (None, None, None, None, None)
+    with gw.engine.connect() as conn:
+        scored = set(conn.execute(select(customer_scores.c.customer_id)).scalars())
+    assert gone not in scored
+    # and: the control is profiled as before
+    assert _attributes(gw, kept) is not None and _derived(gw, kept)[0] is not None
 
 
 def test_a_restricted_customer_is_never_profiled(fresh_gateway: Gateway) -> None:

@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -208,14 +209,19 @@ def floor_counts(services: Any, info: Any) -> tuple[float, float, int]:
     return segment, bare, members
 
 
-def dry(services: Any, act: Any, ref: str) -> tuple[float, Any]:
+def dry(services: Any, act: Any, ref: str) -> tuple[float, Any, float]:
+    """Seconds of one dry run, its result, and the peak of Python memory it allocated (MB)."""
     from gateway.activation.campaigns import dry_run
     from gateway.activation.service import CLI
 
+    tracemalloc.start()
     started = time.perf_counter()
     with services.engine.begin() as conn:
         result = dry_run(conn, act, CLI, ref)
-    return time.perf_counter() - started, result
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return seconds, result, peak
 
 
 def worker_env(url: str, base: str, poll: float) -> dict[str, str]:
@@ -229,10 +235,13 @@ def real_run(services: Any, act: Any, ref: str, url: str, base: str) -> dict[str
     from gateway.activation.campaigns import plan_campaign
     from gateway.activation.service import CLI
 
+    tracemalloc.start()
     started = time.perf_counter()
     with services.engine.begin() as conn:
         planned = plan_campaign(conn, act, CLI, ref)
     plan_seconds = time.perf_counter() - started
+    plan_peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
     before = stats(base)["unique"]
     started = time.perf_counter()
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
@@ -247,7 +256,8 @@ def real_run(services: Any, act: Any, ref: str, url: str, base: str) -> dict[str
 
     with services.engine.connect() as conn:
         statuses = status_counts(conn, campaign_id=planned.campaign.id)
-    return {"enqueued": planned.enqueued, "sent": statuses.get("sent", 0), "statuses": statuses, "plan_s": plan_seconds, "send_s": send_seconds,
+    return {"enqueued": planned.enqueued, "sent": statuses.get("sent", 0), "statuses": statuses, "plan_s": plan_seconds,
+            "plan_python_peak_mb": plan_peak, "send_s": send_seconds,
             "received_unique": got["unique"] - before, "requests": got["requests"],
             "messages_per_s": planned.enqueued / send_seconds if send_seconds else None,
             "worker_peak_rss_mb": peak_kb / 1024, "worker_summary": done.stderr.strip().splitlines()[-1:]}
@@ -362,24 +372,27 @@ def main() -> None:
                     name=name, kind="webhook", channel="email", purpose="marketing_email",
                     fields=("firstName", "email"), url=f"{base}/hook"))
         ref, info = audience(services, act)
-        segment_floors, bare_floors, drys = [], [], []
+        segment_floors, bare_floors, drys, dry_peaks = [], [], [], []
         result = None
         members = 0
         for _ in range(args.runs):
             segment, bare, members = floor_counts(services, info)
             segment_floors.append(segment)
             bare_floors.append(bare)
-            seconds, result = dry(services, act, ref)
+            seconds, result, peak = dry(services, act, ref)
             drys.append(seconds)
+            dry_peaks.append(peak)
         assert result is not None and result.audience == members
         out["floor_segment_count_s"] = statistics.median(segment_floors)
         out["floor_bare_count_s"] = statistics.median(bare_floors)
         out["dry_run_s"] = statistics.median(drys)
+        out["dry_run_python_peak_mb"] = max(dry_peaks)
         out["dry_over_segment_count"] = out["dry_run_s"] / out["floor_segment_count_s"]
         out["dry_over_bare_count"] = out["dry_run_s"] / out["floor_bare_count_s"]
         out["dry_run"] = result.counts()
         print(json.dumps({k: out[k] for k in ("floor_segment_count_s", "floor_bare_count_s",
-                                              "dry_run_s", "dry_over_segment_count",
+                                              "dry_run_s", "dry_run_python_peak_mb",
+                                              "dry_over_segment_count",
                                               "dry_over_bare_count")}))
         if not args.skip_real:
             out["real_run"] = real_run(services, act, ref, url, base)

@@ -14,12 +14,14 @@ One run, from nothing, cleaned up after:
    store.count`: its rule plus the profiling gate, as its members are taken) and a bare
    `SELECT count(*) FROM customers WHERE lifecycle_stage = 'active'`.
 4. `--runs` alternations of floors and dry run (counts per exclusion reason, in one SQL
-   statement over the segment); medians and the ratios dry run / floor (target: within 3x).
-5. The real run: the plan (INSERT ... SELECT of the allowed), then `consent-gateway
-   activation work --once` in a subprocess to the receiver (every message gated again and
-   its payload read through the profile read path); wall time, messages per second and the
-   worker's peak memory (max RSS of the subprocess). The receiver's count of distinct
-   message ids must equal the messages sent.
+   statement over the segment); medians and the ratios dry run / floor (target: within 3x),
+   and the peak of Python memory the dry run allocated (tracemalloc: the database's own
+   memory is not in it).
+5. The real run: the plan (INSERT ... SELECT of the allowed; its time and Python memory
+   peak), then `consent-gateway activation work --once` in a subprocess to the receiver
+   (every message gated again and its payload read through the profile read path); wall
+   time, messages per second and the worker's peak memory (max RSS of the subprocess). The
+   receiver's count of distinct message ids must equal the messages sent.
 6. Trigger latency: the worker runs (`--poll` seconds between idle passes) while `--events`
    sign-ups are recorded one by one; each fires the `welcome_series` rule (no delay for its
    first step); latency is the receiver's arrival time minus the time the event was

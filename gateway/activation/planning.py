@@ -9,8 +9,8 @@ function) holds, with `ON CONFLICT DO NOTHING` on the campaign-and-customer key.
 from __future__ import annotations
 
 from collections import Counter
-from types import SimpleNamespace
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Integer, String, case, cast, func, literal, select

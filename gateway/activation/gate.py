@@ -10,7 +10,8 @@ One decision, in one function (`reason`), over facts that SQL computes in bulk:
 - the customer's frequency cap on the channel from the preference center, counted over the
   messages actually sent, by every campaign and trigger.
 
-A dry run groups the audience by these facts in SQL and maps each group through `reason`;
+A dry run groups the audience by these facts in SQL (asked as set membership over a whole
+audience: `bulk_flag_columns`, `bulk_suppressed`) and maps each group through `reason`;
 the worker decides each message of a batch through `reason` when it leaves; a plan enqueues
 the audience where the SQL twin of `reason` (`allowed_condition`) holds. The three cannot
 drift apart: the SQL twin is derived from `reason` itself, as `subject_allows` is derived

@@ -14,12 +14,14 @@ One run, from nothing, cleaned up after:
    store.count`: its rule plus the profiling gate, as its members are taken) and a bare
    `SELECT count(*) FROM customers WHERE lifecycle_stage = 'active'`.
 4. `--runs` alternations of floors and dry run (counts per exclusion reason, in one SQL
-   statement over the segment); medians and the ratios dry run / floor (target: within 3x).
-5. The real run: the plan (INSERT ... SELECT of the allowed), then `consent-gateway
-   activation work --once` in a subprocess to the receiver (every message gated again and
-   its payload read through the profile read path); wall time, messages per second and the
-   worker's peak memory (max RSS of the subprocess). The receiver's count of distinct
-   message ids must equal the messages sent.
+   statement over the segment); medians and the ratios dry run / floor (target: within 3x),
+   and the peak of Python memory the dry run allocated (tracemalloc: the database's own
+   memory is not in it).
+5. The real run: the plan (INSERT ... SELECT of the allowed; its time and Python memory
+   peak), then `consent-gateway activation work --once` in a subprocess to the receiver
+   (every message gated again and its payload read through the profile read path); wall
+   time, messages per second and the worker's peak memory (max RSS of the subprocess). The
+   receiver's count of distinct message ids must equal the messages sent.
 6. Trigger latency: the worker runs (`--poll` seconds between idle passes) while `--events`
    sign-ups are recorded one by one; each fires the `welcome_series` rule (no delay for its
    first step); latency is the receiver's arrival time minus the time the event was
@@ -47,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -167,6 +170,11 @@ def seed(services: Any, customers: int) -> dict[str, int]:
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
             conn.commit()
+            # Statistics, as autovacuum would gather them some minutes after a bulk load: without
+            # them the planner runs the segment's NOT EXISTS probes as repeated scans (a 1M count
+            # ran for more than ten minutes here before it was cancelled).
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
     return counts
 
 
@@ -208,14 +216,19 @@ def floor_counts(services: Any, info: Any) -> tuple[float, float, int]:
     return segment, bare, members
 
 
-def dry(services: Any, act: Any, ref: str) -> tuple[float, Any]:
+def dry(services: Any, act: Any, ref: str) -> tuple[float, Any, float]:
+    """Seconds of one dry run, its result, and the peak of Python memory it allocated (MB)."""
     from gateway.activation.campaigns import dry_run
     from gateway.activation.service import CLI
 
+    tracemalloc.start()
     started = time.perf_counter()
     with services.engine.begin() as conn:
         result = dry_run(conn, act, CLI, ref)
-    return time.perf_counter() - started, result
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return seconds, result, peak
 
 
 def worker_env(url: str, base: str, poll: float) -> dict[str, str]:
@@ -229,10 +242,13 @@ def real_run(services: Any, act: Any, ref: str, url: str, base: str) -> dict[str
     from gateway.activation.campaigns import plan_campaign
     from gateway.activation.service import CLI
 
+    tracemalloc.start()
     started = time.perf_counter()
     with services.engine.begin() as conn:
         planned = plan_campaign(conn, act, CLI, ref)
     plan_seconds = time.perf_counter() - started
+    plan_peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
     before = stats(base)["unique"]
     started = time.perf_counter()
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
@@ -247,7 +263,8 @@ def real_run(services: Any, act: Any, ref: str, url: str, base: str) -> dict[str
 
     with services.engine.connect() as conn:
         statuses = status_counts(conn, campaign_id=planned.campaign.id)
-    return {"enqueued": planned.enqueued, "sent": statuses.get("sent", 0), "statuses": statuses, "plan_s": plan_seconds, "send_s": send_seconds,
+    return {"enqueued": planned.enqueued, "sent": statuses.get("sent", 0), "statuses": statuses, "plan_s": plan_seconds,
+            "plan_python_peak_mb": plan_peak, "send_s": send_seconds,
             "received_unique": got["unique"] - before, "requests": got["requests"],
             "messages_per_s": planned.enqueued / send_seconds if send_seconds else None,
             "worker_peak_rss_mb": peak_kb / 1024, "worker_summary": done.stderr.strip().splitlines()[-1:]}
@@ -267,8 +284,9 @@ def trigger_latency(services: Any, act: Any, url: str, base: str, events: int, p
             names = get_destination(conn, name="esp-email").pseudonyms(act)
         rng = random.Random(11)
         sent: dict[str, float] = {}
-        candidates = [c for c in rng.sample(range(1, customers + 1), min(customers, events * 4))
-                      if _welcome_allowed(services, c)][:events + 1]
+        sample = rng.sample(range(1, customers + 1), min(customers, events * 4))
+        allowed = _welcome_allowed(services, sample)
+        candidates = [c for c in sample if c in allowed][:events + 1]
         # Warm-up: the worker has started and done its first pass once this one arrives.
         warm = candidates.pop()
         with services.engine.begin() as conn:
@@ -304,9 +322,11 @@ def trigger_latency(services: Any, act: Any, url: str, base: str, events: int, p
             "max_ms": 1000 * latencies[-1]}
 
 
-def _welcome_allowed(services: Any, cid: int) -> bool:
-    """The gate would let a welcome email through: consented, no objection, restriction,
-    opt-out or suppression (so each probe measures a delivery, not an exclusion)."""
+def _welcome_allowed(services: Any, ids: list[int]) -> set[int]:
+    """Those of `ids` the gate would let a welcome email through: consented, no objection,
+    restriction, opt-out, suppression or reached cap (so each probe measures a delivery, not
+    an exclusion). One statement for all of them: the cap's set of capped customers is
+    computed once, not once per candidate (after a real run it joins every sent message)."""
     from sqlalchemy import select
 
     from gateway.activation.gate import Facts, capped, epoch, reachable, reason, suppressed
@@ -318,10 +338,11 @@ def _welcome_allowed(services: Any, cid: int) -> bool:
     stmt = select(customers.c.id, *subject_flag_columns(customers.c.id, purpose, now),
                   suppressed(customers.c.id, "email", now).label("s"),
                   reachable("email").label("r"), capped(customers.c.id, "email").label("c"),
-                  ).where(customers.c.id == cid)
+                  ).where(customers.c.id.in_(ids))
     with services.engine.connect() as conn:
-        row = conn.execute(stmt, {"now_epoch": epoch(now)}).one()
-    return reason(purpose, Facts(flags_of(row), bool(row.s), bool(row.r), bool(row.c))) is None
+        rows = conn.execute(stmt, {"now_epoch": epoch(now)}).all()
+    return {int(row.id) for row in rows
+            if reason(purpose, Facts(flags_of(row), bool(row.s), bool(row.r), bool(row.c))) is None}
 
 
 def main() -> None:
@@ -362,25 +383,40 @@ def main() -> None:
                     name=name, kind="webhook", channel="email", purpose="marketing_email",
                     fields=("firstName", "email"), url=f"{base}/hook"))
         ref, info = audience(services, act)
-        segment_floors, bare_floors, drys = [], [], []
+        segment_floors, bare_floors, drys, dry_peaks = [], [], [], []
+        floor_cpu, dry_cpu = [], []
         result = None
         members = 0
         for _ in range(args.runs):
+            # Process time too: on SQLite the statements run in this process, so it is their
+            # own cost, much less moved by other jobs on a shared machine than wall time.
+            cpu = time.process_time()
             segment, bare, members = floor_counts(services, info)
+            floor_cpu.append(time.process_time() - cpu)
             segment_floors.append(segment)
             bare_floors.append(bare)
-            seconds, result = dry(services, act, ref)
+            cpu = time.process_time()
+            seconds, result, peak = dry(services, act, ref)
+            dry_cpu.append(time.process_time() - cpu)
             drys.append(seconds)
+            dry_peaks.append(peak)
         assert result is not None and result.audience == members
         out["floor_segment_count_s"] = statistics.median(segment_floors)
         out["floor_bare_count_s"] = statistics.median(bare_floors)
         out["dry_run_s"] = statistics.median(drys)
+        out["dry_run_python_peak_mb"] = max(dry_peaks)
+        if args.db == "sqlite":
+            out["floors_cpu_s"] = statistics.median(floor_cpu)  # segment count + bare count
+            out["dry_run_cpu_s"] = statistics.median(dry_cpu)
+            out["dry_cpu_over_floors_cpu"] = out["dry_run_cpu_s"] / out["floors_cpu_s"]
         out["dry_over_segment_count"] = out["dry_run_s"] / out["floor_segment_count_s"]
         out["dry_over_bare_count"] = out["dry_run_s"] / out["floor_bare_count_s"]
         out["dry_run"] = result.counts()
         print(json.dumps({k: out[k] for k in ("floor_segment_count_s", "floor_bare_count_s",
-                                              "dry_run_s", "dry_over_segment_count",
-                                              "dry_over_bare_count")}))
+                                              "dry_run_s", "dry_run_python_peak_mb",
+                                              "dry_run_cpu_s", "floors_cpu_s",
+                                              "dry_cpu_over_floors_cpu", "dry_over_segment_count",
+                                              "dry_over_bare_count") if k in out}))
         if not args.skip_real:
             out["real_run"] = real_run(services, act, ref, url, base)
             print(json.dumps(out["real_run"]))

@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from gateway.activation.audience import Audience, ListAudience, find_segment, segment_audience
+from gateway.activation.audience import (
+    Audience,
+    ListAudience,
+    find_segment,
+    require_segment_use,
+    segment_audience,
+)
 from gateway.activation.destinations import Destination, get_destination
 from gateway.activation.outbox import cancel_pending
 from gateway.activation.planning import count_reasons, enqueue
@@ -140,19 +146,27 @@ def _arms(activation: Activation, destination: Destination, given: CampaignInput
     return tuple(arms)
 
 
-def _check_audience(conn: Connection, activation: Activation, destination: Destination,
-                    given: CampaignInput) -> None:
+def check_use(conn: Connection, activation: Activation, actor: Actor, destination: Destination,
+              purpose: str, audience: Audience) -> None:
+    """The caller and the destination may both use what the audience reveals, for `purpose`.
+
+    Sending a segment tells the destination who matches its rule, and a dry run's counts
+    tell the caller how many do: every field the rule reads (and all it reveals) must be
+    usable by both, decided now (the segment's current version or the policy may have
+    changed since the campaign was created).
+    """
+    require_segment_use(conn, activation.policy, (actor.role, destination.role),
+                        activation.purposes.by_name[purpose], audience)
+
+
+def _check_audience(conn: Connection, activation: Activation, actor: Actor,
+                    destination: Destination, given: CampaignInput) -> None:
     if (given.segment_id is None) == (given.customer_ids is None):
         raise _invalid("give either a segment or a list of customers", "segmentId")
     if given.segment_id is not None:
-        info = find_segment(conn, given.segment_id, given.segment_version)
-        # Sending a segment tells the destination who matches its rule: everything the rule
-        # reads (its categories) must be usable by the destination for the purpose.
-        decided = activation.policy.decide_all(destination.role, destination.purpose,
-                                               info.categories)
-        if not decided.allowed:
-            raise ServiceError(decided.code, "this segment may not be sent for this purpose",
-                               "segmentId")
+        find_segment(conn, given.segment_id, given.segment_version)  # NOT_FOUND first
+        check_use(conn, activation, actor, destination, given.purpose,
+                  segment_audience(activation.purposes, given.segment_id, given.segment_version))
         return
     ids = given.customer_ids or ()
     if not ids or len(ids) > MAX_LIST:
@@ -184,7 +198,7 @@ def create_campaign(conn: Connection, activation: Activation, actor: Actor,
         raise _invalid("the held-out share is between 0 and 0.5", "holdout")
     if not 1 <= given.conversion_days <= 90:
         raise _invalid("the conversion window is 1-90 days", "conversionDays")
-    _check_audience(conn, activation, destination, given)
+    _check_audience(conn, activation, actor, destination, given)
     now = activation.clock.now()
     ref = str(uuid.uuid4())
     new_id = int(conn.execute(insert(activation_campaigns).values(
@@ -260,6 +274,8 @@ def dry_run(conn: Connection, activation: Activation, actor: Actor, ref: str) ->
     """Who would receive the campaign now, and who is excluded by which reason; sends nothing."""
     campaign = get_campaign(conn, ref)
     destination = get_destination(conn, destination_id=campaign.destination_id)
+    check_use(conn, activation, actor, destination, campaign.purpose,
+              campaign.audience(activation.purposes))
     started = activation.clock.now()
     result = RunResult(campaign, "dry_run")
     count_reasons(conn, activation, campaign, destination, result, started)
@@ -275,6 +291,8 @@ def plan_campaign(conn: Connection, activation: Activation, actor: Actor, ref: s
     destination = get_destination(conn, destination_id=campaign.destination_id)
     if destination.disabled:
         raise ServiceError(Code.INVALID_INPUT, "the destination is disabled", "destination")
+    check_use(conn, activation, actor, destination, campaign.purpose,
+              campaign.audience(activation.purposes))
     started = activation.clock.now()
     result = RunResult(campaign, "plan")
     count_reasons(conn, activation, campaign, destination, result, started)

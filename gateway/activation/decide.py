@@ -93,7 +93,7 @@ class BatchGate:
         self.ids = sorted({int(r.customer_id) for r in rows if r.customer_id is not None})
         self.out = Decided()
         self._campaigns: dict[int, Campaign] = {}
-        self._categories: dict[int, tuple[str, ...]] = {}
+        self._segment_allowed: dict[int, bool] = {}
         # What the policy lets the destination receive now (it may have changed since).
         self.allowed = frozenset(destination.allowed_fields(activation))
         self._sent_in_batch: Counter[Any] = Counter()
@@ -201,25 +201,28 @@ class BatchGate:
             return False
         if any(f not in self.allowed for f in found.fields):
             return False
-        categories: tuple[str, ...] = ()
-        if campaign is not None and campaign.audience_kind == "segment":
-            categories = self._segment_categories(campaign)
-        if rule is not None:
-            trigger = triggers.get(int(row.event_id)) if row.event_id is not None else None
-            categories = EVENT_KINDS.get(trigger.kind if trigger else rule.event, ())
+        if campaign is not None and not self._audience_allowed(campaign):
+            return False
+        if rule is None:
+            return True
+        trigger = triggers.get(int(row.event_id)) if row.event_id is not None else None
+        categories = EVENT_KINDS.get(trigger.kind if trigger else rule.event, ())
         if not categories:
             return True
         policy = self.activation.policy
         return policy.decide_all(self.destination.role, self.destination.purpose, categories).allowed
 
-    def _segment_categories(self, campaign: Campaign) -> tuple[str, ...]:
-        if campaign.id not in self._categories:
+    def _audience_allowed(self, campaign: Campaign) -> bool:
+        """The destination may still receive what the campaign's audience reveals (a segment
+        on its current version, decided by the read path's rule), once per batch."""
+        if campaign.id not in self._segment_allowed:
             try:
-                found = campaign.audience(self.activation.purposes).categories(self.conn)
+                found = campaign.audience(self.activation.purposes).decide(
+                    self.conn, self.activation.policy, self.destination.role, self.purpose).allowed
             except ServiceError:
-                found = ("special",)  # the segment is gone: nothing may reveal it
-            self._categories[campaign.id] = found
-        return self._categories[campaign.id]
+                found = False  # the segment is gone: nothing may reveal it
+            self._segment_allowed[campaign.id] = found
+        return self._segment_allowed[campaign.id]
 
     def _campaign(self, campaign_id: int) -> Campaign:
         if campaign_id not in self._campaigns:

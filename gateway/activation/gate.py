@@ -10,7 +10,8 @@ One decision, in one function (`reason`), over facts that SQL computes in bulk:
 - the customer's frequency cap on the channel from the preference center, counted over the
   messages actually sent, by every campaign and trigger.
 
-A dry run groups the audience by these facts in SQL and maps each group through `reason`;
+A dry run groups the audience by these facts in SQL (asked as set membership over a whole
+audience: `bulk_flag_columns`, `bulk_suppressed`) and maps each group through `reason`;
 the worker decides each message of a batch through `reason` when it leaves; a plan enqueues
 the audience where the SQL twin of `reason` (`allowed_condition`) holds. The three cannot
 drift apart: the SQL twin is derived from `reason` itself, as `subject_allows` is derived
@@ -41,8 +42,7 @@ from sqlalchemy import (
 from gateway.activation.caps import CAPPED_CHANNELS
 from gateway.activation.tables import activation_messages, activation_suppressions
 from gateway.consent.purposes import Purpose
-from gateway.consent.state import subject_flag_columns
-from gateway.consent.tables import preference_state
+from gateway.consent.tables import consent_state, preference_state
 from gateway.policy import SubjectFlags, decide_subject
 from gateway.policy.codes import Code
 from gateway.profile.tables import customers
@@ -165,13 +165,71 @@ def capped(customer_id: ColumnElement[int], channel: str,
     return customer_id.in_(reached)
 
 
+# --- the same facts for a whole audience ---------------------------------------------------
+#
+# A dry run or a plan decides every member of an audience at once. There each fact is asked
+# as membership of one uncorrelated set (`id IN (SELECT customer_id ...)`), which PostgreSQL
+# runs as one hashed subplan and SQLite as one ephemeral index, built once per statement,
+# instead of a correlated probe per member and fact (PostgreSQL runs a correlated EXISTS in
+# a select list as an index scan per row). The conditions are those of
+# gateway/consent/state.py and of `suppressed`; tests/activation/test_bulk.py checks both
+# forms agree on customers in every state. Only for whole audiences: for a page of
+# customers the correlated form reads a few index entries where a set would read them all.
+
+
+def _in_set(column: ColumnElement[Any], values: Any) -> ColumnElement[bool]:
+    # NULL never in the set: `x IN (..., NULL)` is NULL, not false, for an x not in it.
+    return column.in_(values)
+
+
+def bulk_flag_columns(customer_id: ColumnElement[int], purpose: Purpose,
+                      now: datetime) -> list[Any]:
+    """`subject_flag_columns` (same labels, same order, same conditions) as set membership."""
+    ps, cs = preference_state.c, consent_state.c
+
+    def preference(kind: str, key: str | None, value: str) -> ColumnElement[bool]:
+        if key is None:
+            return false()
+        return _in_set(customer_id, select(ps.customer_id).where(
+            ps.kind == kind, ps.key == key, ps.value == value, ps.customer_id.is_not(None)))
+
+    consented = _in_set(customer_id, select(cs.customer_id).where(
+        cs.purpose == purpose.name, cs.action == "grant",
+        cs.notice_version >= purpose.min_valid_notice_version,
+        or_(cs.expires_at.is_(None), cs.expires_at > now), cs.customer_id.is_not(None)))
+    flags = {
+        "restricted": preference("restriction", "processing", "on"),
+        "objected": preference("objection", purpose.objection_scope, "on"),
+        "consented": consented,
+        "channel_opted_out": preference("channel", purpose.channel, "opt_out"),
+    }
+    return [flags[name].label(f"_{name}") for name in SubjectFlags._fields]
+
+
+def bulk_suppressed(customer_id: ColumnElement[int], channel: str, now: datetime,
+                    there: Present = ALL_PRESENT) -> ColumnElement[bool]:
+    """`suppressed`, as set membership."""
+    s = activation_suppressions.c
+    live = and_(or_(s.channel.is_(None), s.channel == channel),
+                or_(s.expires_at.is_(None), s.expires_at > now))
+    checks: list[ColumnElement[bool]] = []
+    if "customer" in there.scopes:
+        checks.append(_in_set(customer_id, select(s.customer_id).where(
+            s.scope == "customer", live, s.customer_id.is_not(None))))
+    for scope, column in (("email", customers.c.email_bidx), ("phone", customers.c.phone_bidx)):
+        if scope in there.scopes:
+            checks.append(and_(column.is_not(None), _in_set(column, select(s.digest).where(
+                s.scope == scope, live, s.digest.is_not(None)))))
+    return or_(*checks) if checks else false()
+
+
 def fact_columns(purpose: Purpose, channel: str, now: datetime,
                  there: Present = ALL_PRESENT) -> list[Any]:
-    """The facts as labelled columns of a select over `customers` (see `facts_of`)."""
+    """The facts as labelled columns of a select over a whole audience of `customers`."""
     cid = customers.c.id
     return [
-        *subject_flag_columns(cid, purpose, now),
-        suppressed(cid, channel, now, there).label("_suppressed"),
+        *bulk_flag_columns(cid, purpose, now),
+        bulk_suppressed(cid, channel, now, there).label("_suppressed"),
         reachable(channel).label("_reachable"),
         capped(cid, channel, there).label("_capped"),
     ]
@@ -188,8 +246,8 @@ def allowed_condition(purpose: Purpose, channel: str, now: datetime,
     `gateway.consent.state.subject_allows` from `decide_subject`.
     """
     cid = customers.c.id
-    flag_cols = [c.element for c in subject_flag_columns(cid, purpose, now)]
-    exprs = [*flag_cols, suppressed(cid, channel, now, there), reachable(channel),
+    flag_cols = [c.element for c in bulk_flag_columns(cid, purpose, now)]
+    exprs = [*flag_cols, bulk_suppressed(cid, channel, now, there), reachable(channel),
              capped(cid, channel, there)]
     n_flags = len(SubjectFlags._fields)
     combos = [

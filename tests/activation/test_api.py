@@ -4,6 +4,7 @@ everything, analytics reads results only; the request's audit entry holds counts
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from gateway.activation.tables import activation_messages
 from tests.activation.receiver import Receiver
 from tests.activation.support import activation_for, customer, drain, webhook
 from tests.harness import Gateway, audit_events
+from tests.segmentation.support import save
 
 CREATE = """
 mutation Create($input: CreateCampaignInput!) {
@@ -151,3 +153,26 @@ def test_events_and_recipients_over_graphql(fresh_gateway: Gateway) -> None:
         with gw.engine.connect() as conn:
             details = [json.dumps(r.detail) for r in conn.execute(select(audit_events))]
         assert not any("signup-1" in d for d in details)
+
+
+def test_marketing_cannot_activate_a_segment_on_data_its_purpose_may_not_read(fresh_gateway: Gateway) -> None:
+    gw = fresh_gateway
+    act = activation_for(gw, prefixes="http://127.0.0.1:9/")
+    webhook(gw, act, "http://127.0.0.1:9/sms", name="sms", channel="sms", purpose="marketing_sms",
+            fields=("firstName", "phone"))
+    tag = uuid.uuid4().hex[:8]
+    with gw.engine.begin() as conn:
+        on_orders = save(gw, conn, f"spend-{tag}", "orders.total_spent > 100")
+        on_city = save(gw, conn, f"city-{tag}", f'city = "Town-{tag}"')
+    answers = {}
+    for name, info in (("orders", on_orders), ("city", on_city)):
+        variables = {"input": {"name": "sms", "destination": "sms", "template": "sms_offer",
+                               "segmentId": str(info.id)}}
+        # when: marketing (declaring marketing_sms) activates each segment
+        response = gw.post(CREATE, purpose="marketing_sms", variables=variables)
+        answers[name] = _data(response)["data"]["createCampaign"]
+    # then: the segment on orders is refused with the policy's code and no word of the rule
+    assert (answers["orders"]["code"], answers["orders"]["field"]) == ("POLICY_DENIED", "segmentId")
+    assert "total_spent" not in json.dumps(answers["orders"])
+    # control: the segment on the city becomes a campaign
+    assert answers["city"]["__typename"] == "CampaignSuccess", answers["city"]

@@ -3,7 +3,10 @@ that the decision is the one taken when the message leaves, not when it was plan
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.activation.clock import ManualClock
+from gateway.activation.events import EventInput, record_event
 from gateway.activation.service import CLI
 from gateway.activation.suppression import SuppressionInput, add_suppression
 from tests.activation.receiver import Receiver
@@ -104,15 +107,16 @@ def test_withdrawal_between_plan_and_send_stops_the_message(fresh_gateway: Gatew
     with Receiver() as receiver:
         act = activation_for(gw, prefixes=receiver.prefix, clock=clock)
         webhook(gw, act, receiver.url, name="esp")
-        stays, withdraws, opts_out, objects = (customer(gw) for _ in range(4))
-        ref = campaign(gw, act, "esp", [stays, withdraws, opts_out, objects])
+        stays, withdraws, opts_out, objects, restricts = (customer(gw) for _ in range(5))
+        ref = campaign(gw, act, "esp", [stays, withdraws, opts_out, objects, restricts])
         result = plan(gw, act, ref)
-        assert result.enqueued == 4
-        # when: time passes, three customers change their minds, then the worker runs
+        assert result.enqueued == 5
+        # when: time passes, four customers change their minds, then the worker runs
         clock.advance(hours=2)
         gw.consent(withdraws, "marketing_email", "withdraw")
         gw.preference(opts_out, "channel", "email", "opt_out")
         gw.preference(objects, "objection", "direct_marketing", "on")
+        gw.preference(restricts, "restriction", "processing", "on")
         clock.advance(hours=2)
         drain(gw, act)
         # then: only the one who did not change their mind receives it
@@ -121,6 +125,7 @@ def test_withdrawal_between_plan_and_send_stops_the_message(fresh_gateway: Gatew
         assert statuses(gw, campaign_id=result.campaign.id) == {
             stays: ("sent", None), withdraws: ("excluded", "CONSENT_REQUIRED"),
             opts_out: ("excluded", "CHANNEL_OPTED_OUT"), objects: ("excluded", "OBJECTED"),
+            restricts: ("excluded", "RESTRICTED"),
         }
 
 
@@ -155,6 +160,42 @@ def test_frequency_cap_holds_across_two_campaigns(fresh_gateway: Gateway) -> Non
         assert statuses(gw, campaign_id=late.campaign.id)[capped] == ("sent", None)
 
 
+def test_frequency_cap_holds_across_a_campaign_and_a_trigger(fresh_gateway: Gateway) -> None:
+    gw = fresh_gateway
+    clock = ManualClock()
+    with Receiver() as receiver:
+        act = activation_for(gw, prefixes=receiver.prefix, clock=clock)
+        webhook(gw, act, receiver.url, name="esp-email")  # the welcome_series rule's destination
+        capped, free = customer(gw), customer(gw)
+        with gw.engine.begin() as conn:
+            from gateway.consent.ledger import append_preference
+
+            append_preference(conn, customer_id=capped, kind="channel", key="email", value="opt_in",
+                              cap_count=2, cap_period_days=7, source_channel="api")
+        # given: a campaign sends to both (1 of the cap's 2)
+        first = plan(gw, act, campaign(gw, act, "esp-email", [capped, free]))
+        drain(gw, act)
+        clock.advance(hours=1)
+        # when: both sign up: the triggered welcome goes through the same gate (2 of 2)
+        for cid in (capped, free):
+            with gw.engine.begin() as conn:
+                record_event(conn, act, CLI, EventInput(kind="signup", source="web", customer_id=cid))
+        drain(gw, act)
+        clock.advance(hours=1)
+        # and: a second campaign
+        second = plan(gw, act, campaign(gw, act, "esp-email", [capped, free]))
+        drain(gw, act)
+        # then: the campaign and the trigger used up the cap; the second campaign is capped
+        assert statuses(gw, campaign_id=first.campaign.id) == {capped: ("sent", None), free: ("sent", None)}
+        welcomes = statuses(gw, rule="welcome_series", step=0)
+        assert welcomes == {capped: ("sent", None), free: ("sent", None)}
+        assert second.excluded == {"FREQUENCY_CAPPED": 1}  # decided already when planned
+        assert statuses(gw, campaign_id=second.campaign.id) == {free: ("sent", None)}
+        # and: the capped customer received exactly two messages in the window
+        assert len([m for m in receiver.messages("message")
+                    if m["recipient"] == _pseudonym(gw, act, capped)]) == 2
+
+
 def test_suppression_wins_over_consent_and_is_applied_at_send_time(fresh_gateway: Gateway) -> None:
     gw = fresh_gateway
     with Receiver() as receiver:
@@ -180,6 +221,10 @@ def test_suppression_wins_over_consent_and_is_applied_at_send_time(fresh_gateway
             by_id: ("excluded", "SUPPRESSED"), by_address: ("excluded", "SUPPRESSED"),
             other_channel: ("sent", None), free: ("sent", None),
         }
+
+
+def _pseudonym(gw: Gateway, act: Any, cid: int) -> str:
+    return str(act.pseudonyms.for_destination(_audience(gw, "esp-email")).customer_id(cid))
 
 
 def _audience(gw: Gateway, name: str) -> str:

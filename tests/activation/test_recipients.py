@@ -143,3 +143,38 @@ def test_rectification_tells_recipients_which_fields_changed(fresh_gateway: Gate
         notices = one.messages("rectification")
         assert [(n["reason"], n["fields"]) for n in notices] == [("rectified", ["firstName"])]
         assert "Corrected" not in json.dumps(notices)
+
+
+def test_an_objection_reaches_every_destination_that_received_the_customer(fresh_gateway: Gateway) -> None:
+    gw = fresh_gateway
+    clock = ManualClock()
+    with Receiver() as one, Receiver() as two, Receiver() as three, Receiver() as unused:
+        act = activation_for(gw, prefixes=",".join(r.prefix for r in (one, two, three, unused)),
+                             clock=clock)
+        _setup(gw, act, one, two, three)
+        webhook(gw, act, unused.url, name="esp-never")
+        cid, other = customer(gw), customer(gw)
+        gw.consent(cid, "ads_audience")
+        # given: the customer received messages from esp-a, esp-b and ads; esp-never nothing
+        for name in ("esp-a", "esp-b"):
+            plan(gw, act, campaign(gw, act, name, [cid, other]))
+        plan(gw, act, campaign(gw, act, "ads", [cid], template="ads_match", purpose="ads_audience"))
+        plan(gw, act, campaign(gw, act, "esp-never", [other]))
+        drain(gw, act)
+        clock.advance(hours=1)
+        # when: they object to profiling (no destination serves it): nobody is told
+        gw.preference(cid, "objection", "profiling", "on")
+        drain(gw, act)
+        assert [len(r.messages("suppression")) for r in (one, two, three, unused)] == [0, 0, 0, 0]
+        # when: they object to direct marketing, which all three destinations serve
+        clock.advance(hours=1)
+        gw.preference(cid, "objection", "direct_marketing", "on")
+        drain(gw, act)
+        # then: each is told once, by its own pseudonym; esp-never received nothing of them
+        for receiver, name in ((one, "esp-a"), (two, "esp-b"), (three, "ads")):
+            assert [(n["recipient"], n["reason"]) for n in receiver.messages("suppression")] == [
+                (_names(gw, act, name).customer_id(cid), "objection")]  # type: ignore[attr-defined]
+        assert unused.messages("suppression") == []
+        # and: the other customer is named nowhere
+        mentioned = json.dumps([r.messages("suppression") for r in (one, two, three)])
+        assert _names(gw, act, "esp-a").customer_id(other) not in mentioned  # type: ignore[attr-defined]

@@ -56,7 +56,7 @@ def frame_of(records: Sequence[dict[str, Any]] | pd.DataFrame, *, day_first: boo
     out["mn"] = _mapped(col["middle_name"], n.fold_name)
     out["ln"] = _mapped(col["last_name"], n.fold_name)
     out["ln_sk"] = _mapped(out["ln"], n.skeleton)
-    out["dob"] = _mapped(births, lambda v: n.date_digits(v, day_first))
+    out["dob"] = _mapped(births, lambda v: n.valid_date_digits(v, day_first))
     out["sex"] = _mapped(col["sex"], n.sex)
     out["email"] = _mapped(col["email"], n.email)
     out["email_local"] = _mapped(out["email"], lambda v: v.rpartition("@")[0])

@@ -25,10 +25,13 @@ import numpy as np
 import pandas as pd
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
-# An edge joins two clusters only at or above this weight (log2 Bayes factor, prior included).
-DEFAULT_THRESHOLD = 0.0
+# An edge joins two clusters only at or above this weight (log2 Bayes factor, prior included;
+# every scored pair down to -2 is a candidate: the vetoes, not the threshold, keep people apart).
+DEFAULT_THRESHOLD = -2.0
 # Two records whose personal traits weigh below -VETO together are two people.
 DEFAULT_VETO = 5.0
+# A record without personal traits joins its best cluster only this many bits ahead of the next.
+DEFAULT_MARGIN = 5.0
 TRAIT_COMPARISONS = ("first_name", "birth_date", "sex")
 FIRST_NAME_ELSE = 7
 # m(first name: else) at or above which the model's own weight decides instead of a veto.
@@ -142,7 +145,7 @@ class _Cluster:
 
 def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitScorer, *,
             threshold: float = DEFAULT_THRESHOLD, veto: float = DEFAULT_VETO,
-            groups: Sequence[int] | None = None) -> np.ndarray:
+            margin: float = DEFAULT_MARGIN, groups: Sequence[int] | None = None) -> np.ndarray:
     """A cluster number per record (0..size-1): constrained greedy merging of `edges`
     (`unique_id_l`, `unique_id_r`, `match_weight`) at or above `threshold`.
 
@@ -196,14 +199,41 @@ def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitS
                 first[g] = i
                 owner[i] = g
 
-    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+    def merge(a: int, b: int) -> None:
         ra, rb = find(a), find(b)
         if ra == rb or (ra in owner and rb in owner):
-            continue
+            return
         ga, gb = group(ra), group(rb)
         if any(weight(x, y) < -veto for x in ga.traits for y in gb.traits):
-            continue
+            return
         join(ra, rb)
+
+    # A record that says nothing about who it is (no first name, birth date or sex: an
+    # order with a surname and an address) cannot be vetoed: its strongest edge would hand
+    # it to whichever household member shares the address. It waits until the others are
+    # clustered, then joins the cluster its edges point to only when no other cluster is
+    # nearly as likely (`margin` bits); otherwise it stays a person of its own (a missed
+    # link rather than a guess that merges two people's records).
+    blank = np.fromiter((not (t.fn or t.dob or t.sex) for t in traits), dtype=bool, count=size)
+    deferred: dict[int, list[tuple[int, float]]] = {}
+    weights = strong["match_weight"].to_numpy()[order].tolist()
+    for a, b, w in zip(left.tolist(), right.tolist(), weights, strict=True):
+        if blank[a] != blank[b]:
+            lone, other = (a, b) if blank[a] else (b, a)
+            deferred.setdefault(lone, []).append((other, w))
+        elif not blank[a]:
+            merge(a, b)
+    for lone, found in deferred.items():
+        support: dict[int, float] = {}
+        for other, w in found:
+            root = find(other)
+            support[root] = max(support.get(root, -math.inf), w)
+        ranked = sorted(support.items(), key=lambda kv: (-kv[1], kv[0]))
+        if len(ranked) == 1 or ranked[0][1] - ranked[1][1] >= margin:
+            merge(lone, ranked[0][0])
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        if blank[a] and blank[b]:
+            merge(a, b)
     roots = np.fromiter((find(i) for i in range(size)), dtype=np.int64, count=size)
     _, labels = np.unique(roots, return_inverse=True)
     return labels.astype(np.int64)

@@ -17,7 +17,7 @@ from typing import Any
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 from sqlalchemy import Connection, select
 
-from gateway.linkage.cluster import DEFAULT_THRESHOLD, DEFAULT_VETO, TraitScorer, traits_of
+from gateway.linkage.cluster import DEFAULT_VETO, TraitScorer, traits_of
 from gateway.linkage.keys import digests
 from gateway.linkage.model import COMPARISON_NAMES, TrainedModel
 from gateway.linkage.prepare import frame_of
@@ -28,6 +28,9 @@ from gateway.privacy.vault import Vault
 
 Row = Mapping[str, Any]
 MAX_CANDIDATES = 50
+# One record joins an existing person online only on positive evidence (a Bayes factor above
+# the prior's odds): unlike the batch, nothing else in the run can correct a weak guess.
+ONLINE_THRESHOLD = 0.0
 
 
 def _s(row: Row, column: str) -> str:
@@ -213,7 +216,7 @@ def candidates(conn: Connection, vault: Vault, row: Row, limit: int = MAX_CANDID
 
 def match_one(conn: Connection, vault: Vault, model: TrainedModel, values: Mapping[str, str], *,
               scorer: PairScorer | None = None, exclude: Sequence[int] = (),
-              threshold: float = DEFAULT_THRESHOLD, veto: float = DEFAULT_VETO) -> OnlineMatch:
+              threshold: float = ONLINE_THRESHOLD, veto: float = DEFAULT_VETO) -> OnlineMatch:
     """Match one record (canonical values) against the stored persons; stores nothing."""
     scorer = scorer or PairScorer(model)
     frame = frame_of([dict(values)])

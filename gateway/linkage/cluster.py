@@ -16,7 +16,7 @@ the data, still joins its person.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -135,6 +135,11 @@ def traits_of(frame: pd.DataFrame) -> list[Traits]:
     """The traits of each row of a prepared frame, by `unique_id` order."""
     cols = [frame[c].fillna("").astype(str).tolist() for c in ("fn", "fn_formal", "ln", "dob", "sex")]
     return [Traits(*row) for row in zip(*cols, strict=True)]
+
+
+def traits_of_row(row: Mapping[str, Any]) -> Traits:
+    """The traits of one prepared row (`gateway.linkage.prepare.prepare_row`)."""
+    return Traits(*(str(row.get(c) or "") for c in ("fn", "fn_formal", "ln", "dob", "sex")))
 
 
 @dataclass

@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
-    records, truth, _ = generate(int(args.persons * 2.7), seed=17)
+    records, truth, _ = generate(int(args.persons * 3.0), seed=17)
     counts = Counter(truth)
     held_out: list[int] = []
     seen: set[int] = set()

@@ -145,7 +145,7 @@ def traits_of_row(row: Mapping[str, Any]) -> Traits:
 @dataclass
 class _Cluster:
     members: list[int]
-    traits: set[Traits] = field(default_factory=set)
+    traits: set[int] = field(default_factory=set)  # ids of distinct Traits
 
 
 def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitScorer, *,
@@ -163,10 +163,25 @@ def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitS
     order = np.argsort(-strong["match_weight"].to_numpy(), kind="stable")
     left = strong["unique_id_l"].to_numpy()[order]
     right = strong["unique_id_r"].to_numpy()[order]
-    parent = np.arange(size)
+    # Plain lists and ints: indexing numpy arrays one element at a time costs more than the
+    # work (a million records make a few million such steps).
+    parent = list(range(size))
     clusters: dict[int, _Cluster] = {}
     owner: dict[int, int] = {}
-    weight = scorer.weight
+    # Each distinct Traits gets a small int; vetoes are cached per pair of ids.
+    ids: dict[Traits, int] = {}
+    trait_id = [ids.setdefault(t, len(ids)) for t in traits]
+    distinct = list(ids)
+    vetoed: dict[tuple[int, int], bool] = {}
+
+    def contradicts(x: int, y: int) -> bool:
+        if x == y:
+            return False
+        key = (x, y) if x < y else (y, x)
+        found = vetoed.get(key)
+        if found is None:
+            found = vetoed[key] = scorer.weight(distinct[x], distinct[y]) < -veto
+        return found
 
     def find(i: int) -> int:
         root = i
@@ -179,7 +194,7 @@ def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitS
     def group(root: int) -> _Cluster:
         found = clusters.get(root)
         if found is None:
-            found = clusters[root] = _Cluster([root], {traits[root]})
+            found = clusters[root] = _Cluster([root], {trait_id[root]})
         return found
 
     def join(ra: int, rb: int) -> None:
@@ -209,7 +224,7 @@ def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitS
         if ra == rb or (ra in owner and rb in owner):
             return
         ga, gb = group(ra), group(rb)
-        if any(weight(x, y) < -veto for x in ga.traits for y in gb.traits):
+        if any(contradicts(x, y) for x in ga.traits for y in gb.traits):
             return
         join(ra, rb)
 
@@ -219,7 +234,7 @@ def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitS
     # clustered, then joins the cluster its edges point to only when no other cluster is
     # nearly as likely (`margin` bits); otherwise it stays a person of its own (a missed
     # link rather than a guess that merges two people's records).
-    blank = np.fromiter((not (t.fn or t.dob or t.sex) for t in traits), dtype=bool, count=size)
+    blank = [not (t.fn or t.dob or t.sex) for t in traits]
     deferred: dict[int, list[tuple[int, float]]] = {}
     weights = strong["match_weight"].to_numpy()[order].tolist()
     for a, b, w in zip(left.tolist(), right.tolist(), weights, strict=True):

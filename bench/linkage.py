@@ -29,10 +29,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.linkage.metrics import bcubed, pairwise
-from gateway.linkage.prepare import frame_of
 from gateway.linkage.cluster import TraitScorer, cluster, traits_of
+from gateway.linkage.metrics import bcubed, pairwise
 from gateway.linkage.model import predict, train
+from gateway.linkage.prepare import frame_of
 from gateway.linkage.synth import generate
 
 DATA: dict[str, Any] = {}

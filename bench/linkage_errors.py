@@ -26,11 +26,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.linkage.cluster import DEFAULT_THRESHOLD  # noqa: E402
-from gateway.linkage.metrics import pairwise  # noqa: E402
-from gateway.linkage.prepare import frame_of  # noqa: E402
-from gateway.linkage.resolve import resolve_frame  # noqa: E402
-from gateway.linkage.synth import Person, generate  # noqa: E402
+from gateway.linkage.cluster import DEFAULT_THRESHOLD
+from gateway.linkage.metrics import pairwise
+from gateway.linkage.prepare import frame_of
+from gateway.linkage.resolve import resolve_frame
+from gateway.linkage.synth import Person, generate
 
 
 def _relation(a: Person, b: Person) -> str:

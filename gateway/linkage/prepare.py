@@ -7,6 +7,7 @@ must persist are blind-indexed (gateway/linkage/keys.py).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -33,7 +34,7 @@ def _mapped(values: pd.Series, fn: Callable[[str], str]) -> pd.Series:
 
 
 def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from gateway.linkage import normalize as n
@@ -85,4 +86,4 @@ def test_one_row_is_prepared_exactly_as_its_row_of_the_frame() -> None:
     # then
     for record, row in zip(records, rows, strict=True):
         mine = prepare_row(record, day_first=True)
-        assert {c: mine[c] for c in MATCH_COLUMNS} == {c: (None if row[c] != row[c] else row[c]) for c in MATCH_COLUMNS}
+        assert {c: mine[c] for c in MATCH_COLUMNS} == {c: (None if pd.isna(row[c]) else row[c]) for c in MATCH_COLUMNS}

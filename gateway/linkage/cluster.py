@@ -42,7 +42,11 @@ BIRTH_DATE_ELSE = 5
 # 0.06 at 300,000 records although the generator never replaces a birth date; there the
 # model's own weight (about -4 bits) no longer reached the veto and namesakes born decades
 # apart became one person (pairwise precision 0.83 at 300,000 records, 0.68 at 1,000,000).
-REPLACED_BIRTH_DATES = 0.15
+# But FEBRL replaces birth dates in true matches with the same m (0.046-0.065), and there the
+# strict rule cost recall (FEBRL3 pairwise F1 0.989 -> 0.966, FEBRL4 0.996 -> 0.978). Off
+# (0.0) until the veto can tell a namesake reached through a third record from a pair with
+# its own strong edge; 0.15 turns it on (bench/README.md has both sets of figures).
+REPLACED_BIRTH_DATES = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,10 +43,12 @@ BIRTH_DATE_ELSE = 5
 # model's own weight (about -4 bits) no longer reached the veto and namesakes born decades
 # apart became one person (pairwise precision 0.83 at 300,000 records, 0.68 at 1,000,000).
 # But FEBRL replaces birth dates in true matches with the same m (0.046-0.065), and there the
-# strict rule cost recall (FEBRL3 pairwise F1 0.989 -> 0.966, FEBRL4 0.996 -> 0.978). Off
-# (0.0) until the veto can tell a namesake reached through a third record from a pair with
-# its own strong edge; 0.15 turns it on (bench/README.md has both sets of figures).
-REPLACED_BIRTH_DATES = 0.0
+# strict rule cost recall (FEBRL3 pairwise F1 0.989 -> 0.966, FEBRL4 0.996 -> 0.978). So the
+# strict rule gives way for the two records of the edge being merged when that edge alone
+# weighs STRONG_EDGE bits or more (the rest of their record agrees: same address,
+# postcode...): a namesake reached through a third record has no such edge.
+REPLACED_BIRTH_DATES = 0.15
+STRONG_EDGE = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,14 @@ class TraitScorer:
         # people: parent and child, or namesakes.
         self.strict_birth_date = bool(weights.get("birth_date")) and m_birth_else < REPLACED_BIRTH_DATES
         self.weight = lru_cache(maxsize=500_000)(self._weight)
+
+    def lenient(self, a: Traits, b: Traits) -> float:
+        """`weight` without the strict birth-date rule (the model's own weights only)."""
+        strict, self.strict_birth_date = self.strict_birth_date, False
+        try:
+            return self._weight(a, b)
+        finally:
+            self.strict_birth_date = strict
 
     def _weight(self, a: Traits, b: Traits) -> float:
         # Only disagreements count: a shared first name does not make up for a birth date
@@ -238,12 +248,21 @@ def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitS
                 first[g] = i
                 owner[i] = g
 
-    def merge(a: int, b: int) -> None:
+    def blocked(x: int, y: int, ends: tuple[int, int], w: float) -> bool:
+        if not contradicts(x, y):
+            return False
+        # The strict birth-date rule gives way to a strong edge, for what one of its two
+        # records contradicts.
+        return not (w >= STRONG_EDGE and (x in ends or y in ends)
+                    and scorer.lenient(distinct[x], distinct[y]) >= -veto)
+
+    def merge(a: int, b: int, w: float = -math.inf) -> None:
         ra, rb = find(a), find(b)
         if ra == rb or (ra in owner and rb in owner):
             return
         ga, gb = group(ra), group(rb)
-        if any(contradicts(x, y) for x in ga.traits for y in gb.traits):
+        ends = (trait_id[a], trait_id[b])
+        if any(blocked(x, y, ends, w) for x in ga.traits for y in gb.traits):
             return
         join(ra, rb)
 
@@ -261,7 +280,7 @@ def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitS
             lone, other = (a, b) if blank[a] else (b, a)
             deferred.setdefault(lone, []).append((other, w))
         elif not blank[a]:
-            merge(a, b)
+            merge(a, b, w)
     for lone, found in deferred.items():
         support: dict[int, float] = {}
         for other, w in found:

@@ -150,3 +150,47 @@ def test_quality_holds_on_a_second_seed() -> None:
     # then
     pair = pairwise(labels, truth)
     assert pair.precision > 0.96 and pair.f1 > 0.94
+
+
+def _levels(pairs: list[tuple[float, float]]) -> list[dict[str, object]]:
+    return [{"is_null_level": True}] + [{"m_probability": m, "u_probability": u} for m, u in pairs]
+
+
+# A model as EM learns it on a large sample: m(birth date: else) lifted to 0.06, which alone
+# (about -4 bits) would not reach the veto.
+LARGE_SAMPLE_MODEL = {"comparisons": [
+    {"output_column_name": "first_name", "comparison_levels": _levels(
+        [(0.83, 0.0009), (0.1, 0.0015), (0.01, 0.0005), (0.04, 0.0002), (0.01, 0.005), (0.008, 0.09), (0.02, 0.99)])},
+    {"output_column_name": "birth_date", "comparison_levels": _levels(
+        [(0.9, 0.0001), (0.02, 0.0015), (0.01, 0.00001), (0.002, 0.016), (0.06, 0.98)])},
+    {"output_column_name": "sex", "comparison_levels": _levels([(0.99, 0.5), (0.01, 0.5)])},
+]}
+NAMESAKES = [
+    {"first_name": "Nonna", "last_name": "Zakharova", "birth_date": "1955-01-05"},
+    {"first_name": "Nonna", "last_name": "Zakharova", "email": "nonna.z@example.com"},
+    {"first_name": "Nonna", "last_name": "Zakharova", "birth_date": "1994-01-06"},
+    {"first_name": "Nonna", "last_name": "Zakharova", "birth_date": "1971-08-30", "street": "5 Tverskaya"},
+]
+
+
+def test_namesakes_born_decades_apart_are_not_chained_through_a_record_without_birth_date() -> None:
+    # given: the nameless-date record links weakly to both namesakes
+    frame = frame_of(NAMESAKES[:3])
+    edges = pd.DataFrame({"unique_id_l": [0, 1], "unique_id_r": [1, 2], "match_weight": [3.0, 2.5]})
+    # when
+    labels = cluster(len(frame), edges, traits_of(frame), TraitScorer(LARGE_SAMPLE_MODEL))
+    # then
+    assert labels[0] != labels[2]
+
+
+def test_a_strong_edge_still_links_a_record_whose_birth_date_was_replaced() -> None:
+    # given: the same person, a replaced birth date, everything else agreeing (a strong edge)
+    frame = frame_of([NAMESAKES[0], NAMESAKES[3]])
+    edges = pd.DataFrame({"unique_id_l": [0], "unique_id_r": [1], "match_weight": [24.0]})
+    weak = edges.assign(match_weight=[4.0])
+    # when
+    strong_labels = cluster(len(frame), edges, traits_of(frame), TraitScorer(LARGE_SAMPLE_MODEL))
+    weak_labels = cluster(len(frame), weak, traits_of(frame), TraitScorer(LARGE_SAMPLE_MODEL))
+    # then
+    assert strong_labels[0] == strong_labels[1]
+    assert weak_labels[0] != weak_labels[1]

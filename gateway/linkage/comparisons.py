@@ -132,6 +132,7 @@ def blocking_rules() -> list[BlockingRuleCreator | dict[str, Any]]:
         block_on("dob", "ln_sk"),
         block_on("dob", "postcode"),
         block_on("postcode", "ln_sk"),
+        block_on("postcode", "fn_formal"),
         block_on("postcode", "hn", "substr(fn, 1, 1)"),
         block_on("dob", "substr(fn, 1, 2)", "substr(ln, 1, 2)"),
         block_on("street", "hn"),

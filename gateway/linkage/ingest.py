@@ -190,9 +190,12 @@ def _candidates(conn: Connection, found: Sequence[tuple[str, str]], kinds: Seque
     wanted = [f for f in set(found) if kinds is None or f[0] in kinds]
     out: dict[tuple[str, str], set[int]] = {}
     digests_only = sorted({d for _, d in wanted})
+    kinds = sorted({k for k, _ in wanted})
     for start in range(0, len(digests_only), 2000):
         chunk = digests_only[start:start + 2000]
-        for row in conn.execute(select(lk.kind, lk.digest, lk.customer_id).where(lk.digest.in_(chunk))):
+        # Naming the kinds lets the lookup walk the (kind, digest) index instead of a scan.
+        query = select(lk.kind, lk.digest, lk.customer_id).where(lk.kind.in_(kinds), lk.digest.in_(chunk))
+        for row in conn.execute(query):
             out.setdefault((row.kind, row.digest), set()).add(int(row.customer_id))
     return out
 

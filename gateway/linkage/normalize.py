@@ -246,6 +246,14 @@ def date_digits(value: str | None, day_first: bool = True, pivot: int = 30) -> s
     return ""
 
 
+def valid_date_digits(value: str | None, day_first: bool = True) -> str:
+    """`date_digits` of a date that exists, else "": an impossible date (`31/02/1980`, a
+    placeholder some forms store when the customer skips the field) says nothing about
+    the person, and comparing it would count as a disagreement."""
+    digits = date_digits(value, day_first)
+    return digits if as_date(digits) is not None else ""
+
+
 def as_date(digits: str) -> date | None:
     """The date of `YYYYMMDD` digits, or None when impossible."""
     try:

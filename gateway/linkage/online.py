@@ -17,17 +17,22 @@ from typing import Any
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 from sqlalchemy import Connection, select
 
-from gateway.linkage.cluster import DEFAULT_THRESHOLD, DEFAULT_VETO, TraitScorer, traits_of
+from gateway.linkage.cluster import DEFAULT_VETO, TraitScorer, traits_of_row
 from gateway.linkage.keys import digests
 from gateway.linkage.model import COMPARISON_NAMES, TrainedModel
-from gateway.linkage.prepare import frame_of
+from gateway.linkage.prepare import prepare_row
 from gateway.linkage.records import load_records
 from gateway.linkage.tables import linkage_keys
 from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.vault import Vault
 
 Row = Mapping[str, Any]
-MAX_CANDIDATES = 50
+# Persons opened per match: the right one shares the most keys with the record; the rest
+# only cost decryption.
+MAX_CANDIDATES = 20
+# One record joins an existing person online only on positive evidence (a Bayes factor above
+# the prior's odds): unlike the batch, nothing else in the run can correct a weak guess.
+ONLINE_THRESHOLD = 0.0
 
 
 def _s(row: Row, column: str) -> str:
@@ -177,6 +182,8 @@ class PairScorer:
                 m, u = level.get("m_probability"), level.get("u_probability")
                 levels.append(0.0 if level.get("is_null_level") or not m or not u else math.log2(m / u))
             self.weights[comparison["output_column_name"]] = levels
+        # The clustering's veto under the same model, built once (not per match).
+        self.traits = TraitScorer(settings)
 
     def levels(self, l: Row, r: Row) -> dict[str, int]:
         """The level index of each comparison (0: null), as comparisons.py orders them."""
@@ -200,33 +207,37 @@ class OnlineMatch:
 
 
 def candidates(conn: Connection, vault: Vault, row: Row, limit: int = MAX_CANDIDATES) -> list[int]:
-    """The persons sharing at least one blind-indexed key with `row`, most keys first."""
+    """The persons sharing at least one blind-indexed key with `row`, most keys first.
+
+    The lookup names each key's kind with its digest, so it walks the (kind, digest) index
+    instead of scanning every key of every person.
+    """
     found = digests(vault, row)
     if not found:
         return []
     lk = linkage_keys.c
+    kinds = sorted({k for k, _ in found})
     counts: dict[int, int] = {}
-    for cid in conn.execute(select(lk.customer_id).where(lk.digest.in_([d for _, d in found]))).scalars():
+    query = select(lk.customer_id).where(lk.kind.in_(kinds), lk.digest.in_([d for _, d in found]))
+    for cid in conn.execute(query).scalars():
         counts[int(cid)] = counts.get(int(cid), 0) + 1
     return [c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
 def match_one(conn: Connection, vault: Vault, model: TrainedModel, values: Mapping[str, str], *,
               scorer: PairScorer | None = None, exclude: Sequence[int] = (),
-              threshold: float = DEFAULT_THRESHOLD, veto: float = DEFAULT_VETO) -> OnlineMatch:
+              threshold: float = ONLINE_THRESHOLD, veto: float = DEFAULT_VETO) -> OnlineMatch:
     """Match one record (canonical values) against the stored persons; stores nothing."""
     scorer = scorer or PairScorer(model)
-    frame = frame_of([dict(values)])
-    row = frame.to_dict("records")[0]
+    row = prepare_row(values)
     people = [c for c in candidates(conn, vault, row) if c not in set(exclude)]
     if not people:
         return OnlineMatch(None, None, {}, 0)
     records = load_records(conn, vault, people, DataKeys(conn, vault))
-    held = frame_of([r.values for r in records])
-    rows = held.to_dict("records")
-    traits = traits_of(held)
-    mine = traits_of(frame)[0]
-    trait_scorer = TraitScorer(model.settings)
+    # Stored birth dates were written as ISO dates at ingestion: no day/month guess needed.
+    rows = [prepare_row(r.values, day_first=True) for r in records]
+    traits = [traits_of_row(other) for other in rows]
+    mine = traits_of_row(row)
     best: dict[int, tuple[float, dict[str, int]]] = {}
     for record, other in zip(records, rows, strict=True):
         weight, levels = scorer.weight(row, other)
@@ -238,7 +249,7 @@ def match_one(conn: Connection, vault: Vault, model: TrainedModel, values: Mappi
     for cid, (weight, levels) in sorted(best.items(), key=lambda kv: -kv[1][0]):
         if weight < threshold:
             break
-        if any(trait_scorer.weight(mine, traits[i]) < -veto for i in by_person[cid]):
+        if any(scorer.traits.weight(mine, traits[i]) < -veto for i in by_person[cid]):
             continue
         return OnlineMatch(cid, weight, levels, len(people))
     return OnlineMatch(None, None, {}, len(people))

@@ -148,6 +148,9 @@ class Generator:
         self.pools = _Pools(seed)
         self._ids = 0
         self._serial = 0
+        # Per record id, the kinds of noise it carries (for error breakdowns; drawing them
+        # takes no extra random numbers, so records are the same with or without reading it).
+        self.noise: dict[str, set[str]] = {}
 
     # -- persons ------------------------------------------------------------------------------
 
@@ -309,19 +312,31 @@ class Generator:
     def _record(self, person: Person, source: str) -> dict[str, Any]:
         rng = self.rng
         house = person.household
+        tags: set[str] = set()
         old = rng.random() < 0.5
         address = person.old_address if old and person.old_address else person.address
+        if address is person.old_address:
+            tags.add("moved")
         first = person.first
         fold = fold_name(transliterate(first, "icao") if person.locale == "ru_RU" else first)
         if fold in NICK and rng.random() < 0.3:
             first = NICK[fold] if person.locale != "ru_RU" or rng.random() < 0.5 else first
+            if first != person.first:
+                tags.add("nickname")
         last = person.maiden if person.maiden and old else person.last
+        if last != person.last:
+            tags.add("maiden")
         email = person.old_email if person.old_email and old else person.email
+        if email and email != person.email:
+            tags.add("old_email")
         if house.email and source in ("web", "email", "orders") and rng.random() < 0.4:
             email = house.email
+            if email != person.email:
+                tags.add("household_email")
         phone = person.mobile
         if house.phone and source in ("crm", "call_center", "orders") and (not phone or rng.random() < 0.5):
             phone = house.phone
+            tags.add("household_phone")
         values: dict[str, Any] = {
             "first_name": self._name(person, first, source, True),
             "middle_name": self._name(person, person.middle, source, True) if person.middle else "",
@@ -333,29 +348,42 @@ class Generator:
             "loyalty_card": person.card or "",
             **address,
         }
-        if person.locale == "ru_RU" and values["first_name"] == first and first == person.first:
-            pass
+        if person.locale == "ru_RU":
+            tags.add("transliteration" if values["last_name"].isascii() else "cyrillic")
+        if values["birth_date"] != person.birth.strftime(DATE_FORMATS[source]) and "birth_date" in SOURCE_FIELDS[source]:
+            tags.add("birth_date_noise")
+        if len(house.members) > 1:
+            tags.add("household")
+        if any(p is not person and p.birth == person.birth for p in house.members):
+            tags.add("twin")
         self._serial += 1
         record: dict[str, Any] = {"record_id": f"r{self._serial}", "source": source}
         for key in SOURCE_FIELDS[source]:
             value = values.get(key, "")
             if value and rng.random() < 0.05:
                 value = ""  # missing
+                tags.add("missing_field")
             record[key] = value
         for key, rate in (("first_name", 0.03), ("last_name", 0.03), ("street", 0.03), ("email", 0.01)):
             if record.get(key) and rng.random() < rate:
                 record[key] = self._typo(str(record[key]))
+                tags.add("typo")
         if record.get("first_name") and record.get("last_name") and rng.random() < 0.02:
             record["first_name"], record["last_name"] = record["last_name"], record["first_name"]
+            tags.add("swapped_names")
         if record.get("email") and rng.random() < 0.1:
             record["email"] = str(record["email"]).upper() if rng.random() < 0.5 else str(record["email"]).title()
+        self.noise[record["record_id"]] = tags
         return record
 
 
-def generate(records: int, seed: int = 1) -> tuple[list[dict[str, Any]], list[int], list[Person]]:
+def generate(records: int, seed: int = 1, *, noise: dict[str, set[str]] | None = None,
+             ) -> tuple[list[dict[str, Any]], list[int], list[Person]]:
     """About `records` source records (exactly that many, in shuffled order), each one's
-    person id, and the persons."""
+    person id, and the persons. `noise`, when given, receives each record id's noise kinds."""
     gen = Generator(seed)
+    if noise is not None:
+        gen.noise = noise
     out: list[dict[str, Any]] = []
     truth: list[int] = []
     persons: list[Person] = []

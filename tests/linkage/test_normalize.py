@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from gateway.linkage import normalize as n
+from gateway.linkage.prepare import MATCH_COLUMNS, frame_of, prepare_row
+from gateway.linkage.synth import generate
 
 
 @pytest.mark.parametrize("variants", [
@@ -64,3 +67,23 @@ def test_street_abbreviations_and_numbers() -> None:
     assert n.fold_street("12 Baker St.") == n.fold_street("Baker Street")
     assert n.house_number("12a") == "12a"
     assert n.postcode("sw1a 1aa") == "SW1A1AA"
+
+
+def test_an_impossible_birth_date_compares_as_missing() -> None:
+    # given: a form's placeholder for a skipped field, and a real date
+    records = [{"birth_date": "31/02/1980"}, {"birth_date": "29/02/1980"}]
+    # when
+    frame = frame_of(records)
+    # then
+    assert frame["dob"].tolist() == [None, "19800229"]
+
+
+def test_one_row_is_prepared_exactly_as_its_row_of_the_frame() -> None:
+    # given: generated records with every kind of noise
+    records = generate(800, seed=8)[0]
+    # when
+    rows = frame_of(records, day_first=True).to_dict("records")
+    # then
+    for record, row in zip(records, rows, strict=True):
+        mine = prepare_row(record, day_first=True)
+        assert {c: mine[c] for c in MATCH_COLUMNS} == {c: (None if pd.isna(row[c]) else row[c]) for c in MATCH_COLUMNS}

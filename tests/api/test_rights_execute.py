@@ -68,7 +68,7 @@ def test_export_holds_everything_and_who_read_it(gw: Gateway) -> None:
     # (no computed attributes, no score; no action: they objected to profiling)
     assert doc["segments"]["attributes"] is None and doc["segments"]["persona"] is None
     assert doc["scores"] == {"scores": [], "next_best_action": None}
-    assert doc["sessions"] == {"sessions": [], "sign_in_links": [], "receipts": []}
+    assert doc["sessions"] == {"sessions": [], "sign_in_links": [], "sign_in_codes": [], "receipts": []}
     # ... and who read the data, by app and purpose, with the fields given
     marketing = gw.callers["marketing"].name
     reads = [r for r in doc["reads"]["entries"] if r["app"] == marketing]

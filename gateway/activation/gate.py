@@ -110,12 +110,18 @@ def epoch(moment: datetime) -> int:
 # --- the facts, as SQL over `customers` ------------------------------------------------------
 
 
+def _live_suppression(channel: str, now: datetime) -> ColumnElement[bool]:
+    """A suppression that holds for `channel` at `now` (one for every channel, or not expired)."""
+    s = activation_suppressions.c
+    return and_(or_(s.channel.is_(None), s.channel == channel),
+                or_(s.expires_at.is_(None), s.expires_at > now))
+
+
 def suppressed(customer_id: ColumnElement[int], channel: str, now: datetime,
                there: Present = ALL_PRESENT) -> ColumnElement[bool]:
     """The customer or one of their addresses is on the suppression list for `channel`."""
     s = activation_suppressions.c
-    live = and_(or_(s.channel.is_(None), s.channel == channel),
-                or_(s.expires_at.is_(None), s.expires_at > now))
+    live = _live_suppression(channel, now)
     checks: list[ColumnElement[bool]] = []
     if "customer" in there.scopes:
         checks.append(exists(select(s.id).where(
@@ -210,8 +216,7 @@ def bulk_suppressed(customer_id: ColumnElement[int], channel: str, now: datetime
                     there: Present = ALL_PRESENT) -> ColumnElement[bool]:
     """`suppressed`, as set membership."""
     s = activation_suppressions.c
-    live = and_(or_(s.channel.is_(None), s.channel == channel),
-                or_(s.expires_at.is_(None), s.expires_at > now))
+    live = _live_suppression(channel, now)
     checks: list[ColumnElement[bool]] = []
     if "customer" in there.scopes:
         checks.append(_in_set(customer_id, select(s.customer_id).where(

@@ -62,16 +62,21 @@ def activity(conn: Connection, portal: Portal, person: Person) -> Activity:
         uses.append(Use(row.occurred_at, str(row.actor), str(row.actor_type), row.purpose,
                         str(row.action), code, sorted(n for n, c in fields.items() if c == "ALLOWED"),
                         sorted(n for n, c in fields.items() if c != "ALLOWED")))
-    counts = conn.execute(select(m.actor, m.purpose, func.count()).where(others)
-                          .group_by(m.actor, m.purpose)).all()
-    # Grouped by the action itself: PostgreSQL cannot match a grouped `action = $1` with the
-    # selected one (each carries its own bound parameter).
+    # One pass over the person's entries counts both the others' uses by app and purpose and
+    # the person's own visits and changes (grouped by plain columns: PostgreSQL cannot match a
+    # grouped bound comparison with the selected one).
+    by_app: dict[tuple[str, str | None], int] = {}
     own: dict[bool, int] = {}
-    for action, n in conn.execute(select(m.action, func.count()).where(m.actor_type == ACTOR_TYPE)
-                                  .group_by(m.action)):
-        own[action == "read"] = own.get(action == "read", 0) + int(n)
+    for actor_type, actor, purpose, action, n in conn.execute(
+            select(m.actor_type, m.actor, m.purpose, m.action, func.count())
+            .group_by(m.actor_type, m.actor, m.purpose, m.action)):
+        if actor_type == ACTOR_TYPE:
+            own[action == "read"] = own.get(action == "read", 0) + int(n)
+        else:
+            key = (str(actor), purpose)
+            by_app[key] = by_app.get(key, 0) + int(n)
     return Activity(
         uses=uses,
-        by_app=sorted(((str(a), p, int(n)) for a, p, n in counts), key=lambda t: (-t[2], t[0])),
+        by_app=sorted(((a, p, n) for (a, p), n in by_app.items()), key=lambda t: (-t[2], t[0])),
         own_visits=int(own.get(True, 0)), own_changes=int(own.get(False, 0)),
     )

@@ -20,21 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import Connection, select
 
 from gateway.activation.caps import Caps, load_caps
 from gateway.activation.gate import epoch
 from gateway.consent.purposes import Purpose, Purposes
-from gateway.consent.state import flags_of, subject_flag_columns
-from gateway.policy import decide_subject
 from gateway.policy.codes import Code
+from gateway.profile.service import subject_decisions
 from gateway.profile.tables import customers
 from gateway.scoring.tables import customer_scores
 from gateway.scoring.train import MODELS
 from gateway.segmentation.compile import CheckedRule, check, membership
 from gateway.segmentation.config import ConfigError
 from gateway.segmentation.rules import RuleError
-from gateway.store.types import UTCDateTime
 
 FILE = "offers.yaml"
 # What an offer's rule may read: the lineage of Customer.nextBestAction (gateway/profile/fields.py).
@@ -127,28 +125,6 @@ def load_offers(policy_dir: Path, purposes: Purposes) -> tuple[Offer, ...]:
     return parse_offers(yaml.safe_load((policy_dir / FILE).read_text(encoding="utf-8")), purposes)
 
 
-# The subject flags of a page of customers, built once per purpose: `now` and the ids are
-# bound when it runs (building the expression cost more than running it, for one person).
-_NOW = bindparam("now", type_=UTCDateTime())
-_subject_statements: dict[tuple[object, ...], Select[Any]] = {}
-
-
-def _subject_statement(purpose: Purpose) -> Select[Any]:
-    # What subject_flag_columns reads of the purpose (not the notices' texts) is the key.
-    key = (purpose.name, purpose.objection_scope, purpose.min_valid_notice_version, purpose.channel)
-    stmt = _subject_statements.get(key)
-    if stmt is None:
-        stmt = select(customers.c.id, *subject_flag_columns(customers.c.id, purpose, _NOW)).where(
-            customers.c.id.in_(bindparam("ids", expanding=True)))
-        _subject_statements[key] = stmt
-    return stmt
-
-
-def _subject(conn: Connection, ids: Sequence[int], purpose: Purpose, now: datetime) -> dict[int, Any]:
-    rows = conn.execute(_subject_statement(purpose), {"now": now, "ids": list(ids)})
-    return {r.id: decide_subject(purpose, flags_of(r)) for r in rows}
-
-
 def _scores(conn: Connection, ids: Sequence[int]) -> dict[tuple[int, str], float]:
     s = customer_scores.c
     rows = conn.execute(select(s.customer_id, s.model, s.value).where(s.customer_id.in_(list(ids))))
@@ -175,7 +151,8 @@ def next_actions(conn: Connection, ids: Sequence[int], offers: Sequence[Offer], 
     if not ids:
         return {}
     scores = _scores(conn, ids)
-    decisions = {p: _subject(conn, ids, purposes.by_name[p], now) for p in {o.purpose for o in offers}}
+    decisions = {p: subject_decisions(conn, purposes.by_name[p], now, list(ids))
+                 for p in {o.purpose for o in offers}}
     caps: dict[str, Caps] = {ch: load_caps(conn, ids, ch, epoch(now)) for ch in {o.channel for o in offers}}
     out: dict[int, NextAction] = {}
     eligible = {o.name: _eligible(conn, o, ids, now, profiling) for o in offers}

@@ -45,6 +45,7 @@ from graphql import (
     specified_rules,
     validate,
 )
+from strawberry.utils.str_converters import to_snake_case
 
 from gateway.api.context import RequestContext
 from gateway.api.limits import document_rules
@@ -62,10 +63,6 @@ _MAX_PLANS = 4096
 
 class _Refuse(Exception):
     """This document (or this run) is not for the planner: use the general path."""
-
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
 @dataclass(frozen=True)
@@ -117,7 +114,7 @@ def _leaf(node: FieldNode, parent: GraphQLObjectType) -> Leaf:
         kind = item.of_type
     if not isinstance(kind, GraphQLScalarType) or node.selection_set is not None:
         raise _Refuse(name)
-    return Leaf(name, node, kind.serialize, is_list, _snake(name), kind.name in ("String", "ID"))
+    return Leaf(name, node, kind.serialize, is_list, to_snake_case(name), kind.name in ("String", "ID"))
 
 
 def _fields(node: FieldNode) -> list[FieldNode]:
@@ -165,7 +162,7 @@ def shape_of(schema: GatewaySchema, document: DocumentNode) -> Shape:
         if name in NESTED_PLANNED:
             if node.arguments or node.directives or node.alias is not None:
                 raise _Refuse(name)
-            wrapper = Leaf(name, node, lambda v: v, True, _snake(name))
+            wrapper = Leaf(name, node, lambda v: v, True, to_snake_case(name))
             fields.append(Field(wrapper, tuple(_leaf(n, order) for n in _fields(node))))
         elif name == "id" or name in COLUMNS:
             fields.append(Field(_leaf(node, customer)))

@@ -22,7 +22,7 @@ from gateway.scoring.model import Factor, LinearModel, explain
 from gateway.scoring.tables import customer_scores, score_models
 from gateway.scoring.train import MODELS
 from gateway.segmentation import aggregate
-from gateway.segmentation.compute import may_profile, purge
+from gateway.segmentation.compute import may_profile_all, purge
 from gateway.segmentation.tables import customer_attributes
 from gateway.store.bulk import bulk_cache, insert, upsert
 
@@ -93,7 +93,7 @@ def score_all(engine: Engine, profiling: Purpose, now: datetime,
     if not models:
         return ScoreReport(0, (), removed)
     columns = ("customer_id", "model", "version", "value", "scored_at")
-    stmt = _fact_select_for(engine).where(may_profile(profiling, now)).order_by(
+    stmt = _fact_select_for(engine).where(may_profile_all(profiling, now)).order_by(
         customer_attributes.c.customer_id)
     scored = 0
     names = [m.name for m in models]

@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 
 from gateway.consent.purposes import Purpose
-from gateway.consent.state import subject_allows
+from gateway.consent.state import subject_allows, subject_allows_listing
 from gateway.profile.tables import customers, interactions, orders
 from gateway.retention.basis import within_retention
 from gateway.scoring.tables import customer_scores
@@ -46,7 +46,7 @@ from gateway.segmentation import aggregate
 from gateway.segmentation.config import SegmentationConfig
 from gateway.segmentation.derive import Facts, derive
 from gateway.segmentation.tables import customer_attributes
-from gateway.store.bulk import bulk_cache, insert, update_by_key, upsert
+from gateway.store.bulk import bulk_cache, insert, key_in, update_by_key, upsert
 
 CHUNK = 20_000  # customers aggregated per statement
 WRITE_BATCH = 20_000
@@ -82,6 +82,13 @@ def may_profile(profiling: Purpose, now: datetime) -> ColumnElement[bool]:
     return and_(subject_allows(customers.c.id, profiling, now), within_retention(profiling, now))
 
 
+def may_profile_all(profiling: Purpose, now: datetime) -> ColumnElement[bool]:
+    """`may_profile` for a pass over every customer: each flag as `id IN (set)`, one hashed
+    set per statement (`subject_allows_listing`); the correlated form costs an anti-join
+    probe per customer (PostgreSQL: 1.3 s against 0.35 s for the refused of 100k)."""
+    return and_(subject_allows_listing(customers.c.id, profiling, now), within_retention(profiling, now))
+
+
 def purge(conn: Connection, profiling: Purpose, now: datetime) -> int:
     """Remove every derived value of customers who may not be profiled now; how many had some.
 
@@ -90,15 +97,15 @@ def purge(conn: Connection, profiling: Purpose, now: datetime) -> int:
     table again (a join per table) costs a pass over `customers` per table.
     """
     c = customers.c
-    refused = sorted(conn.execute(select(c.id).where(not_(may_profile(profiling, now)))).scalars())
+    refused = sorted(conn.execute(select(c.id).where(not_(may_profile_all(profiling, now)))).scalars())
     has_derived = or_(*(c[name].is_not(None) for name in CUSTOMER_COLUMNS))
     touched: set[int] = set()
     for start in range(0, len(refused), WRITE_BATCH):
         part = refused[start:start + WRITE_BATCH]
         for table in (customer_attributes, customer_scores):
-            touched.update(conn.execute(delete(table).where(table.c.customer_id.in_(part))
+            touched.update(conn.execute(delete(table).where(key_in(conn, table.c.customer_id, part))
                                         .returning(table.c.customer_id)).scalars())
-        touched.update(conn.execute(update(customers).where(c.id.in_(part), has_derived).values(
+        touched.update(conn.execute(update(customers).where(key_in(conn, c.id, part), has_derived).values(
             {name: None for name in CUSTOMER_COLUMNS}).returning(c.id)).scalars())
     return len(touched)
 
@@ -106,7 +113,7 @@ def purge(conn: Connection, profiling: Purpose, now: datetime) -> int:
 def _eligible(conn: Connection, profiling: Purpose, now: datetime) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     c = customers.c
     rows = aggregate.fetch(conn, select(c.id, aggregate.epoch(conn, c.created_at))
-                           .where(may_profile(profiling, now)).order_by(c.id))
+                           .where(may_profile_all(profiling, now)).order_by(c.id))
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     created = np.fromiter((float(r[1]) for r in rows), dtype=np.float64, count=len(rows))
     return ids, created

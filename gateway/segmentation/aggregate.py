@@ -6,7 +6,6 @@ computed by the database, so nothing is parsed per row in Python.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +55,18 @@ def eur_cents(config: SegmentationConfig) -> ColumnElement[Any]:
     return cast(orders.c.total_cents, Float) / divisor
 
 
+Matrix = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def matrix(conn: Connection, stmt: Any, width: int) -> Matrix:
+    """Every row of `stmt` (all numbers) as one float64 matrix, NULL as NaN: numpy converts
+    the driver's tuples in C, where a million rows through Python objects cost seconds."""
+    rows = fetch(conn, stmt)
+    if not rows:
+        return np.empty((0, width))
+    return np.array(rows, dtype=np.float64)
+
+
 def fetch(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
     """Every row of `stmt` as plain tuples, straight from the driver's cursor: the columns
     selected here are numbers and short strings, which need no result processing, and a
@@ -68,15 +79,6 @@ def fetch(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
         result.close()
 
 
-@dataclass
-class Chunk:
-    """The facts of the customers of one chunk, by customer id (absent: no rows)."""
-
-    orders: dict[int, tuple[Any, ...]] = field(default_factory=dict)
-    interactions: dict[int, tuple[Any, ...]] = field(default_factory=dict)
-    best_hour: dict[int, int] = field(default_factory=dict)
-
-
 def _scope(column: ColumnElement[int], ids: Sequence[int] | None, lo: int, hi: int) -> ColumnElement[bool]:
     """Customers `lo`..`hi` (a full run) or exactly `ids` (an incremental one)."""
     if ids is not None:
@@ -84,10 +86,8 @@ def _scope(column: ColumnElement[int], ids: Sequence[int] | None, lo: int, hi: i
     return column.between(lo, hi)
 
 
-def order_facts(conn: Connection, config: SegmentationConfig, ids: Sequence[int] | None,
-                lo: int, hi: int, before: datetime | None = None) -> dict[int, tuple[Any, ...]]:
-    """Per customer: purchases, euro cents, first, last and previous purchase (unix s), max id;
-    with `before`, as they were at that moment (what a model is trained on)."""
+def _order_stmt(conn: Connection, config: SegmentationConfig, ids: Sequence[int] | None,
+                lo: int, hi: int, before: datetime | None) -> Any:
     o = orders.c
     # Moments are aggregated as stored and turned into unix seconds once per customer.
     at = o.ordered_at
@@ -100,24 +100,34 @@ def order_facts(conn: Connection, config: SegmentationConfig, ids: Sequence[int]
         .where(*where)
         .subquery()
     )
-    stmt = select(
+    return select(
         inner.c.customer_id, func.count(), func.sum(inner.c.eur), epoch(conn, func.min(inner.c.at)),
         epoch(conn, func.max(inner.c.at)), epoch(conn, func.max(inner.c.prev)), func.max(inner.c.id),
     ).group_by(inner.c.customer_id)
-    return {row[0]: tuple(row[1:]) for row in fetch(conn, stmt)}
+
+
+def order_facts(conn: Connection, config: SegmentationConfig, ids: Sequence[int] | None,
+                lo: int, hi: int, before: datetime | None = None) -> dict[int, tuple[Any, ...]]:
+    """Per customer: purchases, euro cents, first, last and previous purchase (unix s), max id;
+    with `before`, as they were at that moment (what a model is trained on)."""
+    return {row[0]: tuple(row[1:]) for row in fetch(conn, _order_stmt(conn, config, ids, lo, hi, before))}
+
+
+def order_matrix(conn: Connection, config: SegmentationConfig, ids: Sequence[int] | None,
+                 lo: int, hi: int) -> Matrix:
+    """`order_facts` as one float64 matrix (NaN for none): customer id, then its values."""
+    return matrix(conn, _order_stmt(conn, config, ids, lo, hi, None), 7)
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0))
 
 
-def interaction_facts(conn: Connection, ids: Sequence[int] | None, lo: int,
-                      hi: int, before: datetime | None = None) -> dict[int, tuple[Any, ...]]:
-    """Per customer: opens, clicks, campaigns opened, visits, calls, last email / web / call
-    (unix s), preferred device, newest interaction id (with `before`: as they were then)."""
+def _interaction_stmt(conn: Connection, ids: Sequence[int] | None, lo: int, hi: int,
+                      before: datetime | None) -> Any:
     i = interactions.c
     at = i.occurred_at
-    stmt = select(
+    return select(
         i.customer_id,
         _count_if(i.kind == "email_open"), _count_if(i.kind == "email_click"),
         func.count(distinct(case((i.kind == "email_open", i.campaign)))),
@@ -127,16 +137,38 @@ def interaction_facts(conn: Connection, ids: Sequence[int] | None, lo: int,
         func.max(i.id),
     ).where(_scope(i.customer_id, ids, lo, hi),
             *([i.occurred_at < before] if before is not None else [])).group_by(i.customer_id)
+
+
+def interaction_facts(conn: Connection, ids: Sequence[int] | None, lo: int,
+                      hi: int, before: datetime | None = None) -> dict[int, tuple[Any, ...]]:
+    """Per customer: opens, clicks, campaigns opened, visits, calls, last email / web / call
+    (unix s), preferred device, newest interaction id (with `before`: as they were then)."""
     out: dict[int, tuple[Any, ...]] = {}
-    for row in fetch(conn, stmt):
+    for row in fetch(conn, _interaction_stmt(conn, ids, lo, hi, before)):
         devices = row[9:12]
         best = max(range(len(DEVICES)), key=lambda k: devices[k]) if any(devices) else None
         out[row[0]] = (*row[1:9], DEVICES[best] if best is not None else None, row[12])
     return out
 
 
-def best_hours(conn: Connection, ids: Sequence[int] | None, lo: int, hi: int) -> dict[int, int]:
-    """Per customer: the hour of day (UTC) of most email opens, clicks and visits (ties: earliest)."""
+def interaction_matrix(conn: Connection, ids: Sequence[int] | None, lo: int, hi: int) -> Matrix:
+    """`interaction_facts` as one float64 matrix (NaN for none): customer id, opens, clicks,
+    campaigns, visits, calls, last email / web / call, the counts per device of `DEVICES`,
+    newest interaction id."""
+    return matrix(conn, _interaction_stmt(conn, ids, lo, hi, None), 13)
+
+
+def preferred_device(counts: Matrix) -> np.ndarray[Any, np.dtype[np.object_]]:
+    """The device of the most interactions of each row of per-device `counts` (ties: the
+    first of `DEVICES`, as `interaction_facts` picks), None for none."""
+    names = np.array(DEVICES, dtype=object)
+    out: np.ndarray[Any, np.dtype[np.object_]] = names[np.argmax(counts, axis=1)] if counts.size else (
+        np.empty(0, dtype=object))
+    out[~(counts > 0).any(axis=1)] = None
+    return out
+
+
+def _hours_stmt(conn: Connection, ids: Sequence[int] | None, lo: int, hi: int) -> Any:
     i = interactions.c
     hour = _hour(conn, i.occurred_at)
     counts = (select(i.customer_id.label("cid"), hour.label("hour"), func.count().label("n"))
@@ -145,15 +177,17 @@ def best_hours(conn: Connection, ids: Sequence[int] | None, lo: int, hi: int) ->
     rank = func.row_number().over(partition_by=counts.c.cid,
                                   order_by=(counts.c.n.desc(), counts.c.hour)).label("rank")
     ranked = select(counts.c.cid, counts.c.hour, rank).subquery()
-    stmt = select(ranked.c.cid, ranked.c.hour).where(ranked.c.rank == 1)
-    return {int(cid): int(h) for cid, h in fetch(conn, stmt)}
+    return select(ranked.c.cid, ranked.c.hour).where(ranked.c.rank == 1)
 
 
-def chunk_facts(conn: Connection, config: SegmentationConfig, ids: Sequence[int] | None,
-                lo: int, hi: int) -> Chunk:
-    """Every fact of the customers of one chunk."""
-    return Chunk(order_facts(conn, config, ids, lo, hi), interaction_facts(conn, ids, lo, hi),
-                 best_hours(conn, ids, lo, hi))
+def best_hours(conn: Connection, ids: Sequence[int] | None, lo: int, hi: int) -> dict[int, int]:
+    """Per customer: the hour of day (UTC) of most email opens, clicks and visits (ties: earliest)."""
+    return {int(cid): int(h) for cid, h in fetch(conn, _hours_stmt(conn, ids, lo, hi))}
+
+
+def hour_matrix(conn: Connection, ids: Sequence[int] | None, lo: int, hi: int) -> Matrix:
+    """`best_hours` as a float64 matrix: customer id, hour."""
+    return matrix(conn, _hours_stmt(conn, ids, lo, hi), 2)
 
 
 def campaign_starts(conn: Connection) -> np.ndarray[Any, np.dtype[np.float64]]:

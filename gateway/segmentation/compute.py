@@ -164,6 +164,20 @@ class Frame:
             col[at] = part.astype(np.int64)
         else:
             col[at] = np.array(values, dtype=np.float64)  # None becomes NaN
+    def place_matrix(self, found: np.ndarray[Any, Any], names: Sequence[str]) -> None:
+        """Rows of a float64 matrix (customer id, *values of `names`; NaN for none) into
+        their columns: numbers only, converted in C."""
+        if not found.size:
+            return
+        at, ok = self.positions(found[:, 0].astype(np.int64))
+        rows = found[ok]
+        for k, name in enumerate(names, start=1):
+            values = rows[:, k]
+            if name in _INTS:
+                self.cols[name][at] = np.nan_to_num(values).astype(np.int64)
+            else:
+                self.cols[name][at] = values
+
     def reset(self, at: np.ndarray[Any, Any]) -> None:
         """Forget the facts at `at` (before they are aggregated again)."""
         for name in FACT_COLUMNS:
@@ -230,11 +244,15 @@ def _aggregate(conn: Connection, config: SegmentationConfig, frame: Frame, todo:
         # A full run reads id ranges (a scan); an incremental one, exactly the changed ids.
         ids = None if full else part.tolist()
         frame.reset(at)
-        chunk = aggregate.chunk_facts(conn, config, ids, lo, hi)
-        frame.place([(cid, o[0], round(o[1] or 0), o[2], o[3], o[4], o[5])
-                     for cid, o in chunk.orders.items()], _ORDER_NAMES)
-        frame.place([(cid, *i) for cid, i in chunk.interactions.items()], _INTERACTION_NAMES)
-        frame.place(list(chunk.best_hour.items()), ("best_hour",))
+        found = aggregate.order_matrix(conn, config, ids, lo, hi)
+        found[:, 2] = np.round(np.nan_to_num(found[:, 2]))  # euro cents, whole
+        frame.place_matrix(found, _ORDER_NAMES)
+        found = aggregate.interaction_matrix(conn, ids, lo, hi)
+        frame.place_matrix(found[:, :9], _INTERACTION_NAMES[:8])
+        frame.place_matrix(found[:, [0, 12]], _INTERACTION_NAMES[9:])
+        where, ok = frame.positions(found[:, 0].astype(np.int64))
+        frame.cols["preferred_device"][where] = aggregate.preferred_device(found[ok, 9:12])
+        frame.place_matrix(aggregate.hour_matrix(conn, ids, lo, hi), ("best_hour",))
         if progress is not None:
             progress(int(at.size))
 

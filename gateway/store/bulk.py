@@ -17,7 +17,18 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, Table, any_, bindparam, cast
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    String,
+    Table,
+    any_,
+    bindparam,
+    cast,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import JSON, NullType
 
@@ -48,14 +59,17 @@ def bulk_cache(conn: Connection) -> Iterator[None]:
 def key_in(conn: Connection, column: ColumnElement[Any], keys: Sequence[int]) -> ColumnElement[bool]:
     """`column IN keys` for thousands of integer keys: one array parameter on PostgreSQL
     (`= ANY(:keys)`; an IN list of 20k parameters costs the server 0.5-0.8 s to plan per
-    statement, the array 0.1 s), the IN list on SQLite (parameters are cheap there)."""
+    statement, the array 0.1 s); on SQLite, one JSON text read by `json_each` (SQLAlchemy
+    compiles an IN list of 20k parameters in about 0.2 s)."""
     if conn.dialect.name == "postgresql":
         # As the text of an array literal (psycopg's array dumper spends about 5 us a key),
         # untyped, so that the server types the parameter itself as the array: a parameter
         # typed as text would be a cast a generic plan evaluates again for every row.
         literal = "{" + ",".join(map(str, keys)) + "}"
         return column == any_(cast(bindparam(None, literal, type_=NullType()), ARRAY(BigInteger())))
-    return column.in_(list(keys))
+    each = func.json_each(bindparam(None, "[" + ",".join(map(str, keys)) + "]", type_=String())
+                          ).table_valued("value")
+    return column.in_(select(each.c.value))
 
 
 def _pg_copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> str:

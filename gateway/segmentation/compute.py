@@ -46,7 +46,7 @@ from gateway.segmentation import aggregate
 from gateway.segmentation.config import SegmentationConfig
 from gateway.segmentation.derive import Facts, derive
 from gateway.segmentation.tables import customer_attributes
-from gateway.store.bulk import bulk_cache, insert, key_in, update_by_key, upsert
+from gateway.store.bulk import aggregate_memory, bulk_cache, insert, key_in, update_by_key, upsert
 
 CHUNK = 20_000  # customers aggregated per statement
 WRITE_BATCH = 20_000
@@ -275,7 +275,7 @@ def compute(engine: Engine, config: SegmentationConfig, profiling: Purpose, now:
     """One run of the job (see the module's docstring); each step commits on its own."""
     with engine.begin() as conn:
         removed = purge(conn, profiling, now)
-    with engine.connect() as conn:
+    with engine.connect() as conn, aggregate_memory(conn):
         ids, created = _eligible(conn, profiling, now)
         frame = Frame(ids)
         if not full:

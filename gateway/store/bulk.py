@@ -56,6 +56,24 @@ def bulk_cache(conn: Connection) -> Iterator[None]:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
 
 
+# PostgreSQL's memory for one sort or hash of a statement that aggregates tens of thousands of
+# customers (the default 4 MB spills a 20k-customer chunk's window sort to disk: 2.0 s
+# against about 0.5 s in memory). The server's, per statement, not the job's.
+AGGREGATE_WORK_MEM = "64MB"
+
+
+@contextlib.contextmanager
+def aggregate_memory(conn: Connection) -> Iterator[None]:
+    """Room to sort and hash in memory for the statements run on `conn` while the block
+    runs: PostgreSQL's work_mem for the transaction, SQLite's page cache (`bulk_cache`)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{AGGREGATE_WORK_MEM}'")
+        yield
+        return
+    with bulk_cache(conn):
+        yield
+
+
 def key_in(conn: Connection, column: ColumnElement[Any], keys: Sequence[int]) -> ColumnElement[bool]:
     """`column IN keys` for thousands of integer keys: one array parameter on PostgreSQL
     (`= ANY(:keys)`; an IN list of 20k parameters costs the server 0.5-0.8 s to plan per

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    case,
     delete,
     func,
     not_,
@@ -89,22 +90,38 @@ def may_profile_all(profiling: Purpose, now: datetime) -> ColumnElement[bool]:
     return and_(subject_allows_listing(customers.c.id, profiling, now), within_retention(profiling, now))
 
 
+def _ids(conn: Connection, stmt: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The customer ids `stmt` selects, sorted and distinct."""
+    rows = aggregate.fetch(conn, stmt)
+    return np.unique(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+
+
 def purge(conn: Connection, profiling: Purpose, now: datetime) -> int:
     """Remove every derived value of customers who may not be profiled now; how many had some.
 
-    The refused customers are found once (one pass over `customers`), then their rows are
-    deleted by key, each statement answering whom it touched: asking the condition of each
-    table again (a join per table) costs a pass over `customers` per table.
+    The refused customers who hold derived data are found first: the refused (one pass over
+    `customers`, the refused with derived columns among them) intersected with the holders
+    of attributes and of scores (one pass over each table's key), so that only their rows
+    are deleted by key. Deleting by key every refused customer's rows cost an index probe
+    per refused customer and table (a million customers: half a million refused, 27 s a
+    purge on PostgreSQL); asking the condition of each table again costs a pass over
+    `customers` per table.
     """
     c = customers.c
-    refused = sorted(conn.execute(select(c.id).where(not_(may_profile_all(profiling, now)))).scalars())
     has_derived = or_(*(c[name].is_not(None) for name in CUSTOMER_COLUMNS))
+    rows = aggregate.fetch(conn, select(c.id, case((has_derived, 1), else_=0))
+                           .where(not_(may_profile_all(profiling, now))).order_by(c.id))
+    refused_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    derived = [r[0] for r in rows if r[1]]
     touched: set[int] = set()
-    for start in range(0, len(refused), WRITE_BATCH):
-        part = refused[start:start + WRITE_BATCH]
-        for table in (customer_attributes, customer_scores):
+    for table in (customer_attributes, customer_scores):
+        held = np.intersect1d(refused_ids, _ids(conn, select(table.c.customer_id)), assume_unique=True)
+        for start in range(0, held.size, WRITE_BATCH):
+            part = held[start:start + WRITE_BATCH].tolist()
             touched.update(conn.execute(delete(table).where(key_in(conn, table.c.customer_id, part))
                                         .returning(table.c.customer_id)).scalars())
+    for start in range(0, len(derived), WRITE_BATCH):
+        part = derived[start:start + WRITE_BATCH]
         touched.update(conn.execute(update(customers).where(key_in(conn, c.id, part), has_derived).values(
             {name: None for name in CUSTOMER_COLUMNS}).returning(c.id)).scalars())
     return len(touched)

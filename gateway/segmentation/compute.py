@@ -157,7 +157,7 @@ class Frame:
                                else np.full(ids.size, np.nan))
         self.present = np.zeros(ids.size, dtype=bool)  # stored attributes were loaded
 
-    def positions(self, cids: Sequence[int]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    def positions(self, cids: Sequence[int] | np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """(positions, mask): where each of `cids` sits, and which of them are profiled."""
         wanted = np.asarray(cids, dtype=np.int64)
         at = np.clip(np.searchsorted(self.ids, wanted), 0, max(self.ids.size - 1, 0))

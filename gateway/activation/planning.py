@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Integer, String, case, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import False_, True_
 
 from gateway.activation.destinations import Destination
 from gateway.activation.gate import (
@@ -45,19 +46,24 @@ def count_reasons(conn: Connection, activation: Activation, campaign: Campaign,
     # and aggregates in memory, in parallel workers when it has them); SQLite on the facts
     # packed into one integer (bit i: fact i), as it sorts to group and one key sorts faster
     # than seven. Each group is unpacked and decided by `reason` here.
+    # A fact that is constant here (false(): nobody has that kind of entry, or the purpose
+    # has no such flag) is not grouped on (PostgreSQL refuses a constant in GROUP BY).
+    fixed = {i: _constant(fact) for i, fact in enumerate(found.exprs)}
+    varying = [i for i, value in fixed.items() if value is None]
     keys: list[Any]
     if joined:
-        keys = [fact.label(f"f{i}") for i, fact in enumerate(found.exprs)]
+        keys = [found.exprs[i].label(f"f{i}") for i in varying]
     else:
-        keys = [sum((case((fact, 1 << i), else_=0) for i, fact in enumerate(found.exprs)),
+        keys = [sum((case((found.exprs[i], 1 << i), else_=0) for i in varying),
                     literal(0, Integer)).label("facts")]
     grouped = (select(*keys, func.count().label("n")).select_from(found.source)
                .where(condition).group_by(*keys))
     excluded: Counter[str] = Counter()
     matched = 0
     for row in conn.execute(grouped, {"now_epoch": epoch(now)}):
-        values = tuple(row)[:-1] if joined else tuple(
-            int(row.facts) >> i & 1 for i in range(len(found.exprs)))
+        got = dict(zip(varying, tuple(row)[:-1], strict=True)) if joined else {
+            i: int(row.facts) >> i & 1 for i in varying}
+        values = tuple(got[i] if fixed[i] is None else fixed[i] for i in range(len(fixed)))
         code = reason(purpose, facts_of(values))
         matched += int(row.n)
         if code is None:
@@ -104,3 +110,12 @@ def enqueue(conn: Connection, activation: Activation, campaign: Campaign,
 def _joins(conn: Connection) -> bool:
     """Whether the facts are outer joins (PostgreSQL) or `IN (set)` (SQLite): see gate.py."""
     return conn.dialect.name == "postgresql"
+
+
+def _constant(fact: Any) -> bool | None:
+    """The value of a fact that is a constant (`true()` / `false()`), else None."""
+    if isinstance(fact, True_):
+        return True
+    if isinstance(fact, False_):
+        return False
+    return None

@@ -64,8 +64,10 @@ CHUNK = 5000
 
 
 @contextlib.contextmanager
-def database(kind: str, workdir: Path) -> Iterator[str]:
-    if kind == "postgresql":
+def database(kind: str, workdir: Path, reuse: str | None = None) -> Iterator[str]:
+    if reuse is not None:
+        yield reuse
+    elif kind == "postgresql":
         with postgres_database() as url:
             yield url
     else:
@@ -194,6 +196,30 @@ def audience(services: Any, act: Any) -> tuple[str, Any]:
             name="bench", destination="bench-esp", purpose="marketing_email",
             template="newsletter", segment_id=str(info.id)))
     return found.ref, info
+
+
+def reused(services: Any) -> tuple[str, Any]:
+    """The campaign and segment `audience` made in a database seeded by an earlier run."""
+    from sqlalchemy import select
+
+    from gateway.activation.tables import activation_campaigns
+    from gateway.segmentation.store import get_segment, list_segments
+
+    with services.engine.connect() as conn:
+        ref = conn.execute(select(activation_campaigns.c.ref).where(
+            activation_campaigns.c.name == "bench")).scalar_one()
+        info = next(i for i in list_segments(conn) if i.name == "bench-active")
+        return ref, get_segment(conn, info.id)
+
+
+def _point_destinations(services: Any, base: str) -> None:
+    """Aim the reused database's destinations at this run's receiver (a new port)."""
+    from sqlalchemy import update
+
+    from gateway.activation.tables import activation_destinations
+
+    with services.engine.begin() as conn:
+        conn.execute(update(activation_destinations).values(url=f"{base}/hook"))
 
 
 def floor_counts(services: Any, info: Any) -> tuple[float, float, int]:
@@ -353,6 +379,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--poll", type=float, default=0.05)
     parser.add_argument("--skip-real", action="store_true")
+    parser.add_argument("--reuse", metavar="URL", help="a database seeded by an earlier run "
+                        "(kept: a run killed after seeding, or a copy); its size must be --customers")
     args = parser.parse_args()
 
     from dataclasses import replace
@@ -365,7 +393,7 @@ def main() -> None:
 
     out: dict[str, Any] = {"db": args.db, "customers": args.customers, "runs": args.runs,
                            "note": "2 shared cores; medians"}
-    with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp)) as url, receiver() as (base, _proc):
+    with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp), args.reuse) as url, receiver() as (base, _proc):
         upgrade(url)
         settings = Settings(database_url=url, master_key=MASTER_KEY, policy_dir=POLICY_DIR,
                             master_key_file=Path(tmp) / "master.key")
@@ -374,15 +402,20 @@ def main() -> None:
         services = build_services(settings)
         s = services
         act = Activation.build(settings, s.purposes, s.policy, s.pseudonyms, s.vault, s.signer)
-        started = time.perf_counter()
-        out["seeded"] = seed(services, args.customers)
-        out["seed_s"] = time.perf_counter() - started
-        with services.engine.begin() as conn:
-            for name in ("bench-esp", "esp-email"):
-                create_destination(conn, act, CLI, DestinationInput(
-                    name=name, kind="webhook", channel="email", purpose="marketing_email",
-                    fields=("firstName", "email"), url=f"{base}/hook"))
-        ref, info = audience(services, act)
+        if args.reuse is None:
+            started = time.perf_counter()
+            out["seeded"] = seed(services, args.customers)
+            out["seed_s"] = time.perf_counter() - started
+            with services.engine.begin() as conn:
+                for name in ("bench-esp", "esp-email"):
+                    create_destination(conn, act, CLI, DestinationInput(
+                        name=name, kind="webhook", channel="email", purpose="marketing_email",
+                        fields=("firstName", "email"), url=f"{base}/hook"))
+            ref, info = audience(services, act)
+        else:
+            out["reused"] = True
+            _point_destinations(services, base)
+            ref, info = reused(services)
         segment_floors, bare_floors, drys, dry_peaks = [], [], [], []
         floor_cpu, dry_cpu = [], []
         result = None

@@ -10,8 +10,8 @@ One decision, in one function (`reason`), over facts that SQL computes in bulk:
 - the customer's frequency cap on the channel from the preference center, counted over the
   messages actually sent, by every campaign and trigger.
 
-A dry run groups the audience by these facts in SQL (asked as set membership over a whole
-audience: `bulk_flag_columns`, `bulk_suppressed`) and maps each group through `reason`;
+A dry run groups the audience by these facts in SQL (each an outer join of the audience to
+the set it holds for: `audience_facts`) and maps each group through `reason`;
 the worker decides each message of a batch through `reason` when it leaves; a plan enqueues
 the audience where the SQL twin of `reason` (`allowed_condition`) holds. The three cannot
 drift apart: the SQL twin is derived from `reason` itself, as `subject_allows` is derived
@@ -28,6 +28,8 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    FromClause,
+    Select,
     and_,
     bindparam,
     exists,
@@ -42,7 +44,8 @@ from sqlalchemy import (
 from gateway.activation.caps import CAPPED_CHANNELS
 from gateway.activation.tables import activation_messages, activation_suppressions
 from gateway.consent.purposes import Purpose
-from gateway.consent.tables import consent_state, preference_state
+from gateway.consent.state import flag_sets
+from gateway.consent.tables import preference_state
 from gateway.policy import SubjectFlags, decide_subject
 from gateway.policy.codes import Code
 from gateway.profile.tables import customers
@@ -158,8 +161,14 @@ def capped(customer_id: ColumnElement[int], channel: str,
     """
     if channel not in CAPPED_CHANNELS or not there.caps:
         return false()
+    return customer_id.in_(_reached(channel))
+
+
+def _reached(channel: str) -> Select[Any]:
+    """The customers whose cap on `channel` is reached (one row each: a customer has one
+    preference per channel), at bound parameter `now_epoch`."""
     ps, m = preference_state.c, activation_messages.c
-    reached = (
+    return (
         select(ps.customer_id)
         .select_from(preference_state.join(activation_messages, and_(
             m.customer_id == ps.customer_id, m.channel == channel, m.kind == "message",
@@ -168,92 +177,88 @@ def capped(customer_id: ColumnElement[int], channel: str,
         .group_by(ps.customer_id, ps.cap_count)
         .having(func.count() >= ps.cap_count)
     )
-    return customer_id.in_(reached)
 
 
 # --- the same facts for a whole audience ---------------------------------------------------
 #
-# A dry run or a plan decides every member of an audience at once. There each fact is asked
-# as membership of one uncorrelated set (`id IN (SELECT customer_id ...)`), which PostgreSQL
-# runs as one hashed subplan and SQLite as one ephemeral index, built once per statement,
-# instead of a correlated probe per member and fact (PostgreSQL runs a correlated EXISTS in
-# a select list as an index scan per row). The conditions are those of
-# gateway/consent/state.py and of `suppressed`; tests/activation/test_bulk.py checks both
-# forms agree on customers in every state. Only for whole audiences: for a page of
-# customers the correlated form reads a few index entries where a set would read them all.
+# A dry run or a plan decides every member of an audience at once. There each fact is the
+# set of customers it holds for, asked once per statement, in the form each database runs
+# best over a whole audience (`joined`):
+#
+# - PostgreSQL: an outer join of `customers` to the set (one row per customer at most), the
+#   fact being "the join found a row": one hash or merge join, spilled to disk in batches
+#   when the set outgrows its memory, and run in parallel workers. Not `id IN (set)` in the
+#   select list: PostgreSQL hashes such a set only while it fits in hash_mem (8 MB by
+#   default) and otherwise rescans it for every member (a 1M-customer audience against 800k
+#   consents: hundreds of billions of comparisons, the statement never ends).
+# - SQLite: `id IN (set)`, one ephemeral index built per set and statement and probed per
+#   member (the joins there are a primary-key search per member and fact, 1.4x the time).
+#
+# The sets are those of gateway/consent/state.py (`flag_sets`) and of `suppressed`;
+# tests/activation/test_bulk.py checks both forms agree with the per-customer form on
+# customers in every state. Only for whole audiences: for a page of customers the correlated
+# form reads a few index entries where a set is read whole.
 
 
-def _in_set(column: ColumnElement[Any], values: Any) -> ColumnElement[bool]:
-    # NULL never in the set: `x IN (..., NULL)` is NULL, not false, for an x not in it.
-    return column.in_(values)
+class AudienceFacts(NamedTuple):
+    """An audience's from-clause with the facts joined in, and the facts over it."""
+
+    source: FromClause
+    exprs: tuple[ColumnElement[bool], ...]  # in the order of Facts (the flags first)
 
 
-def bulk_flag_columns(customer_id: ColumnElement[int], purpose: Purpose,
-                      now: datetime) -> list[Any]:
-    """`subject_flag_columns` (same labels, same order, same conditions) as set membership."""
-    ps, cs = preference_state.c, consent_state.c
+def audience_facts(source: FromClause, purpose: Purpose, channel: str, now: datetime,
+                   there: Present = ALL_PRESENT, *, joined: bool = True) -> AudienceFacts:
+    """The facts of every customer of `source` (a from-clause holding `customers`), each as
+    an outer join to its set (`joined`) or as `IN (set)` (see above).
 
-    def preference(kind: str, key: str | None, value: str) -> ColumnElement[bool]:
-        if key is None:
-            return false()
-        return _in_set(customer_id, select(ps.customer_id).where(
-            ps.kind == kind, ps.key == key, ps.value == value, ps.customer_id.is_not(None)))
+    Bound parameter `now_epoch` (see `capped`).
+    """
+    cid = customers.c.id
 
-    consented = _in_set(customer_id, select(cs.customer_id).where(
-        cs.purpose == purpose.name, cs.action == "grant",
-        cs.notice_version >= purpose.min_valid_notice_version,
-        or_(cs.expires_at.is_(None), cs.expires_at > now), cs.customer_id.is_not(None)))
-    flags = {
-        "restricted": preference("restriction", "processing", "on"),
-        "objected": preference("objection", purpose.objection_scope, "on"),
-        "consented": consented,
-        "channel_opted_out": preference("channel", purpose.channel, "opt_out"),
-    }
-    return [flags[name].label(f"_{name}") for name in SubjectFlags._fields]
+    def _joined(source: FromClause, found: Select[Any] | None, column: ColumnElement[Any],
+                key: str = "customer_id") -> tuple[FromClause, ColumnElement[bool]]:
+        if found is None:
+            return source, false()
+        if not joined:
+            # NULL never in the sets: `x IN (..., NULL)` is NULL, not false, for an x not in it.
+            return source, column.in_(found.where(found.selected_columns[0].is_not(None)))
+        sub = found.subquery()
+        return source.outerjoin(sub, sub.c[key] == column), sub.c[key].is_not(None)
 
-
-def bulk_suppressed(customer_id: ColumnElement[int], channel: str, now: datetime,
-                    there: Present = ALL_PRESENT) -> ColumnElement[bool]:
-    """`suppressed`, as set membership."""
+    exprs: list[ColumnElement[bool]] = []
+    for found in flag_sets(purpose, now):  # at most one row per customer (their primary keys)
+        source, fact = _joined(source, found, cid)
+        exprs.append(fact)
     s = activation_suppressions.c
     live = _live_suppression(channel, now)
-    checks: list[ColumnElement[bool]] = []
+    held: list[ColumnElement[bool]] = []
     if "customer" in there.scopes:
-        checks.append(_in_set(customer_id, select(s.customer_id).where(
-            s.scope == "customer", live, s.customer_id.is_not(None))))
+        source, fact = _joined(source, select(s.customer_id).where(
+            s.scope == "customer", live, s.customer_id.is_not(None)).distinct(), cid)
+        held.append(fact)
     for scope, column in (("email", customers.c.email_bidx), ("phone", customers.c.phone_bidx)):
         if scope in there.scopes:
-            checks.append(and_(column.is_not(None), _in_set(column, select(s.digest).where(
-                s.scope == scope, live, s.digest.is_not(None)))))
-    return or_(*checks) if checks else false()
+            source, fact = _joined(source, select(s.digest).where(
+                s.scope == scope, live, s.digest.is_not(None)).distinct(), column, "digest")
+            held.append(fact)
+    exprs.append(or_(*held) if held else false())
+    exprs.append(reachable(channel))
+    if channel in CAPPED_CHANNELS and there.caps:
+        source, fact = _joined(source, _reached(channel), cid)
+    else:
+        fact = false()
+    exprs.append(fact)
+    return AudienceFacts(source, tuple(exprs))
 
 
-def fact_columns(purpose: Purpose, channel: str, now: datetime,
-                 there: Present = ALL_PRESENT) -> list[Any]:
-    """The facts as labelled columns of a select over a whole audience of `customers`."""
-    cid = customers.c.id
-    return [
-        *bulk_flag_columns(cid, purpose, now),
-        bulk_suppressed(cid, channel, now, there).label("_suppressed"),
-        reachable(channel).label("_reachable"),
-        capped(cid, channel, there).label("_capped"),
-    ]
-
-
-FACT_LABELS = ("_suppressed", "_reachable", "_capped")
-
-
-def allowed_condition(purpose: Purpose, channel: str, now: datetime,
-                      there: Present = ALL_PRESENT) -> ColumnElement[bool]:
-    """The SQL condition under which `reason` lets the message leave.
+def allowed_condition(purpose: Purpose, exprs: tuple[ColumnElement[bool], ...]) -> ColumnElement[bool]:
+    """The SQL condition, over the facts `exprs` (see `audience_facts`), under which `reason`
+    lets the message leave.
 
     Derived from `reason` (every combination of the facts it allows), like
     `gateway.consent.state.subject_allows` from `decide_subject`.
     """
-    cid = customers.c.id
-    flag_cols = [c.element for c in bulk_flag_columns(cid, purpose, now)]
-    exprs = [*flag_cols, bulk_suppressed(cid, channel, now, there), reachable(channel),
-             capped(cid, channel, there)]
     n_flags = len(SubjectFlags._fields)
     combos = [
         combo for combo in product((False, True), repeat=len(exprs))
@@ -271,3 +276,10 @@ def allowed_condition(purpose: Purpose, channel: str, now: datetime,
         return and_(*fixed) if fixed else true()
     return or_(*(and_(*(e if on else not_(e) for e, on in zip(exprs, combo, strict=True)))
                  for combo in combos))
+
+
+def facts_of(values: tuple[Any, ...]) -> Facts:
+    """The Facts of one row of `audience_facts`' expressions (in their order)."""
+    n_flags = len(SubjectFlags._fields)
+    flags = SubjectFlags._make(bool(v) for v in values[:n_flags])
+    return Facts(flags, *(bool(v) for v in values[n_flags:]))

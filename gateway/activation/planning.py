@@ -10,25 +10,23 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Integer, String, case, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import False_, True_
 
 from gateway.activation.destinations import Destination
 from gateway.activation.gate import (
-    FACT_LABELS,
-    Facts,
     allowed_condition,
+    audience_facts,
     epoch,
-    fact_columns,
+    facts_of,
     present,
     reason,
 )
 from gateway.activation.service import Activation
 from gateway.activation.tables import activation_messages
-from gateway.consent.state import flags_of
 from gateway.profile.tables import customers
 from gateway.store.types import UTCDateTime
 
@@ -39,24 +37,34 @@ def count_reasons(conn: Connection, activation: Activation, campaign: Campaign,
                   destination: Destination, result: RunResult, now: datetime) -> None:
     """Fill `result` with the audience size, the eligible and the excluded per reason."""
     purpose = activation.purposes.by_name[campaign.purpose]
-    columns = fact_columns(purpose, destination.channel, now, present(conn, destination.channel, now))
     audience = campaign.audience(activation.purposes)
     source, condition = audience.sql(conn, now)
-    # The facts of each member packed into one integer (bit i: fact i), so that the audience
-    # is grouped on one column instead of seven; each group is unpacked and decided by
-    # `reason` here, as before.
-    names = [c.name for c in columns]
-    packed = sum((case((c.element, 1 << i), else_=0) for i, c in enumerate(columns)),
-                 literal(0, Integer))
-    inner = select(packed.label("facts")).select_from(source).where(condition).subquery()
+    joined = _joins(conn)
+    found = audience_facts(source, purpose, destination.channel, now,
+                           present(conn, destination.channel, now), joined=joined)
+    # PostgreSQL groups on the facts themselves (booleans: it then expects a handful of groups
+    # and aggregates in memory, in parallel workers when it has them); SQLite on the facts
+    # packed into one integer (bit i: fact i), as it sorts to group and one key sorts faster
+    # than seven. Each group is unpacked and decided by `reason` here.
+    # A fact that is constant here (false(): nobody has that kind of entry, or the purpose
+    # has no such flag) is not grouped on (PostgreSQL refuses a constant in GROUP BY).
+    fixed = {i: _constant(fact) for i, fact in enumerate(found.exprs)}
+    varying = [i for i, value in fixed.items() if value is None]
+    keys: list[Any]
+    if joined:
+        keys = [found.exprs[i].label(f"f{i}") for i in varying]
+    else:
+        keys = [sum((case((found.exprs[i], 1 << i), else_=0) for i in varying),
+                    literal(0, Integer)).label("facts")]
+    grouped = (select(*keys, func.count().label("n")).select_from(found.source)
+               .where(condition).group_by(*keys))
     excluded: Counter[str] = Counter()
     matched = 0
-    for row in conn.execute(select(inner.c.facts, func.count().label("n")).group_by(inner.c.facts),
-                            {"now_epoch": epoch(now)}):
-        bits = {name: bool(int(row.facts) >> i & 1) for i, name in enumerate(names)}
-        unpacked = SimpleNamespace(**bits)
-        facts = Facts(flags_of(unpacked), *(bits[label] for label in FACT_LABELS))
-        code = reason(purpose, facts)
+    for row in conn.execute(grouped, {"now_epoch": epoch(now)}):
+        got = dict(zip(varying, tuple(row)[:-1], strict=True)) if joined else {
+            i: int(row.facts) >> i & 1 for i in varying}
+        values = tuple(got[i] if fixed[i] is None else fixed[i] for i in range(len(fixed)))
+        code = reason(purpose, facts_of(values))
         matched += int(row.n)
         if code is None:
             result.eligible += int(row.n)
@@ -72,9 +80,9 @@ def enqueue(conn: Connection, activation: Activation, campaign: Campaign,
             destination: Destination, result: RunResult, now: datetime) -> None:
     """Insert a pending message for each allowed member not yet planned; count both."""
     purpose = activation.purposes.by_name[campaign.purpose]
-    allowed = allowed_condition(purpose, destination.channel, now,
-                                present(conn, destination.channel, now))
     source, condition = campaign.audience(activation.purposes).sql(conn, now)
+    found = audience_facts(source, purpose, destination.channel, now,
+                           present(conn, destination.channel, now), joined=_joins(conn))
     dedupe = literal(f"c{campaign.id}:", String) + cast(customers.c.id, String)
     when = literal(now, UTCDateTime)
     names = ["kind", "dedupe", "destination_id", "campaign_id", "customer_id", "channel",
@@ -90,10 +98,24 @@ def enqueue(conn: Connection, activation: Activation, campaign: Campaign,
         literal(campaign.id, Integer), customers.c.id, literal(destination.channel, String),
         literal(campaign.purpose, String), literal(campaign.template, String),
         literal("pending", String), when, when, literal(0, Integer), when,
-    ).select_from(source).where(condition, allowed)
+    ).select_from(found.source).where(condition, allowed_condition(purpose, found.exprs))
     conn.execute(builder(activation_messages).from_select(names, rows).on_conflict_do_nothing(
         index_elements=["dedupe"]), {"now_epoch": epoch(now)})
     # Counted, not taken from rowcount: PostgreSQL's driver reports none for INSERT ... SELECT
     # ... ON CONFLICT DO NOTHING through SQLAlchemy.
     result.enqueued = int(conn.execute(planned).scalar_one()) - before
     result.already_planned = max(result.eligible - result.enqueued, 0)
+
+
+def _joins(conn: Connection) -> bool:
+    """Whether the facts are outer joins (PostgreSQL) or `IN (set)` (SQLite): see gate.py."""
+    return conn.dialect.name == "postgresql"
+
+
+def _constant(fact: Any) -> bool | None:
+    """The value of a fact that is a constant (`true()` / `false()`), else None."""
+    if isinstance(fact, True_):
+        return True
+    if isinstance(fact, False_):
+        return False
+    return None

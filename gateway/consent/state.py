@@ -57,6 +57,15 @@ def _flag_sets(purpose: Purpose, now: Instant) -> tuple[Select[Any] | None, ...]
     )
 
 
+def flag_sets(purpose: Purpose, now: Instant) -> tuple[Select[Any] | None, ...]:
+    """The flags of `gateway.policy.SubjectFlags`, in its order, each as the select of the
+    customers for whom it holds (None: nobody under this purpose). Each select reads one
+    state table whose primary key holds at most one row per customer for it (consent_state:
+    customer and purpose; preference_state: customer, kind and key), so it can be outer-joined
+    to `customers` without repeating anyone (gateway/activation/gate.py `audience_facts`)."""
+    return _flag_sets(purpose, now)
+
+
 def _holds(customer_id: ColumnElement[int], found: Select[Any] | None) -> ColumnElement[bool]:
     """The customer is in `found`, as a correlated EXISTS (one indexed probe per row)."""
     if found is None:

@@ -2,7 +2,8 @@
 
 It keeps every request it got (body and headers) and, like a well-behaved destination,
 keeps each message once by its id: `unique` is what it holds "in effect". It can be told
-to fail the next N requests, to answer a status, or to hold requests for a while.
+to fail the next N requests, to answer a status, to hold requests for a while, or to hold
+every request after the first `hold_after` until `release()` (`holding`: how many it holds).
 """
 
 from __future__ import annotations
@@ -27,11 +28,15 @@ class Received:
 class Receiver:
     """A threaded HTTP server; use as a context manager."""
 
-    def __init__(self, *, delay: float = 0.0) -> None:
+    def __init__(self, *, delay: float = 0.0, hold_after: int | None = None) -> None:
         self.got = Received()
         self.fail_next = 0
         self.fail_status = 503
         self.delay = delay
+        self.hold_after = hold_after
+        self.holding = 0
+        self._arrived = 0
+        self._released = threading.Event()
         self._lock = threading.Lock()
         receiver = self
 
@@ -62,7 +67,22 @@ class Receiver:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}/"
 
+    def release(self) -> None:
+        """Let the held requests (and every later one) through."""
+        self._released.set()
+
+    def _hold(self) -> None:
+        with self._lock:
+            self._arrived += 1
+            held = self.hold_after is not None and self._arrived > self.hold_after
+            self.holding += held
+        if held:
+            self._released.wait()
+            with self._lock:
+                self.holding -= 1
+
     def _take(self, body: bytes, headers: dict[str, str]) -> int:
+        self._hold()
         if self.delay:
             time.sleep(self.delay)
         with self._lock:
@@ -89,5 +109,6 @@ class Receiver:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()

@@ -1,17 +1,19 @@
-"""The audience-wide form of the gate's facts (set membership) agrees with the per-customer
-form (correlated probes, gateway/consent/state.py and gate.suppressed) on customers in every
-state, for every purpose and channel: the dry run and the plan cannot drift from the gate."""
+"""The audience-wide forms of the gate's facts (outer joins to each fact's set, and set
+membership) agree with the per-customer form (correlated probes, gateway/consent/state.py
+and gate.suppressed) on customers in every state, for every purpose and channel: the dry
+run and the plan cannot drift from the gate."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
-from gateway.activation.gate import bulk_flag_columns, bulk_suppressed, suppressed
+from gateway.activation.gate import ALL_PRESENT, Facts, audience_facts, facts_of, suppressed
 from gateway.activation.service import CLI
 from gateway.activation.suppression import SuppressionInput, add_suppression
-from gateway.consent.state import subject_flag_columns
+from gateway.consent.purposes import Purpose
+from gateway.consent.state import flags_of, subject_flag_columns
 from gateway.profile.identity import read_identity
 from gateway.profile.tables import customers
 from tests.activation.support import activation_for, customer
@@ -48,27 +50,33 @@ def test_bulk_facts_agree_with_the_per_customer_facts(fresh_gateway: Gateway) ->
     now = datetime.now(UTC)
     with gw.engine.connect() as conn:
         for purpose in gw.services.purposes.by_name.values():
-            # when: the flags are computed both ways
-            one = conn.execute(select(cid, *subject_flag_columns(cid, purpose, now))
-                               .where(cid.in_(ids)).order_by(cid)).all()
-            bulk = conn.execute(select(cid, *bulk_flag_columns(cid, purpose, now))
-                                .where(cid.in_(ids)).order_by(cid)).all()
-            # then: the same on every customer
-            assert [tuple(map(bool, r)) for r in one] == [tuple(map(bool, r)) for r in bulk], purpose.name
-        for channel in ("email", "sms", "push", "ads_audience"):
-            one = conn.execute(select(cid, suppressed(cid, channel, now).label("s"))
-                               .where(cid.in_(ids)).order_by(cid)).all()
-            bulk = conn.execute(select(cid, bulk_suppressed(cid, channel, now).label("s"))
-                                .where(cid.in_(ids)).order_by(cid)).all()
-            assert [bool(r.s) for r in one] == [bool(r.s) for r in bulk], channel
+            for channel in ("email", "sms", "push", "ads_audience"):
+                # when: the facts are computed per customer and in both audience-wide forms
+                one = conn.execute(select(cid, *subject_flag_columns(cid, purpose, now),
+                                          suppressed(cid, channel, now).label("s"))
+                                   .where(cid.in_(ids)).order_by(cid)).all()
+                expected = [(flags_of(r), bool(r.s)) for r in one]
+                for joined in (True, False):
+                    got = [(f.flags, f.suppressed) for f in _bulk(conn, purpose, channel, now, ids, joined)]
+                    # then: the same on every customer (and nobody repeated by a join)
+                    assert got == expected, (purpose.name, channel, joined)
     # control: the states are really told apart (not all false both ways)
     marketing = gw.services.purposes.by_name["marketing_email"]
     with gw.engine.connect() as conn:
-        flags = {r.id: r for r in conn.execute(select(cid, *bulk_flag_columns(cid, marketing, now))
-                                               .where(cid.in_(ids)))}
-        held = {r.id: bool(r.s) for r in conn.execute(
-            select(cid, bulk_suppressed(cid, "email", now).label("s")).where(cid.in_(ids)))}
-    assert flags[people["restricted"]]._restricted and flags[people["objected_dm"]]._objected
-    assert not flags[people["lifted"]]._objected and not flags[people["withdrawn"]]._consented
-    assert flags[people["opted_out_email"]]._channel_opted_out and flags[people["ok"]]._consented
-    assert held[people["suppressed"]] and held[people["bounced"]] and not held[people["held_sms"]]
+        facts = dict(zip(ids, _bulk(conn, marketing, "email", now, ids, True), strict=True))
+    assert facts[people["restricted"]].flags.restricted and facts[people["objected_dm"]].flags.objected
+    assert not facts[people["lifted"]].flags.objected and not facts[people["withdrawn"]].flags.consented
+    assert facts[people["opted_out_email"]].flags.channel_opted_out and facts[people["ok"]].flags.consented
+    assert facts[people["suppressed"]].suppressed and facts[people["bounced"]].suppressed
+    assert not facts[people["held_sms"]].suppressed
+
+
+def _bulk(conn: Connection, purpose: Purpose, channel: str, now: datetime, ids: list[int],
+          joined: bool) -> list[Facts]:
+    """The facts of `ids` (in id order) through `audience_facts`."""
+    found = audience_facts(customers, purpose, channel, now, ALL_PRESENT, joined=joined)
+    rows = conn.execute(select(customers.c.id, *found.exprs).select_from(found.source)
+                        .where(customers.c.id.in_(ids)).order_by(customers.c.id),
+                        {"now_epoch": int(now.timestamp())}).all()
+    assert [r[0] for r in rows] == ids
+    return [facts_of(tuple(r)[1:]) for r in rows]

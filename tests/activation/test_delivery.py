@@ -9,12 +9,16 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import func, select
 
 from gateway.activation.clock import ManualClock
 from gateway.activation.destinations import DestinationInput, create_destination
 from gateway.activation.secrets import verify
 from gateway.activation.service import CLI
+from gateway.activation.tables import activation_messages
 from tests.activation.receiver import Receiver
 from tests.activation.support import (
     SECRET,
@@ -142,7 +146,9 @@ def test_file_drop_writes_whole_files_named_by_batch(fresh_gateway: Gateway, tmp
 
 def test_a_worker_killed_mid_batch_loses_nothing(fresh_gateway: Gateway, tmp_path: Path) -> None:
     gw = fresh_gateway
-    with Receiver(delay=0.6) as receiver:
+    # The receiver answers the first batch and holds every later request until released, so
+    # the kill lands while a batch is on the wire whatever the machine's load (no sleeps).
+    with Receiver(hold_after=1) as receiver:
         act = activation_for(gw, prefixes=receiver.prefix)
         webhook(gw, act, receiver.url, name="esp", batch_size=3)
         people = [customer(gw) for _ in range(12)]
@@ -158,20 +164,31 @@ def test_a_worker_killed_mid_batch_loses_nothing(fresh_gateway: Gateway, tmp_pat
         first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL, cwd=tmp_path)
         try:
-            deadline = time.monotonic() + 60
-            while len(receiver.got.requests) < 1 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.3)  # the next batch is claimed and posted; the receiver is holding it
+            deadline = time.monotonic() + 120
+            while receiver.holding < 1 and time.monotonic() < deadline and first.poll() is None:
+                time.sleep(0.02)
+            assert receiver.holding == 1, "the worker never posted its second batch"
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()
-        assert len(receiver.messages()) < 12  # it really died part-way
-        assert count(gw, campaign_id=result.campaign.id, status="sending") > 0
-        # when: a new worker starts (and waits out the dead worker's lease)
-        time.sleep(2.5)
+        assert len(receiver.messages()) == 3  # it really died part-way: one batch answered
+        assert count(gw, campaign_id=result.campaign.id, status="sending") == 3
+        receiver.release()  # the held batch arrives too, as if the answer was lost on the way
+        # when: a new worker starts once the dead worker's lease has run out
+        _wait_for_leases(gw, result.campaign.id)
         second = subprocess.run([*command, "--once"], env=env, capture_output=True, cwd=tmp_path,
-                                timeout=120, check=False)
+                                timeout=300, check=False)
         assert second.returncode == 0, second.stderr.decode()[-2000:]
         # then: every message arrived once in effect, none is left behind
         assert len(receiver.messages("message")) == 12
         assert {s for s, _ in statuses(gw, campaign_id=result.campaign.id).values()} == {"sent"}
+
+
+def _wait_for_leases(gw: Gateway, campaign_id: int) -> None:
+    """Sleep until the leases of the campaign's `sending` messages are in the past."""
+    m = activation_messages.c
+    with gw.engine.connect() as conn:
+        until = conn.execute(select(func.max(m.lease_until)).where(
+            m.campaign_id == campaign_id, m.status == "sending")).scalar_one()
+    if until is not None:
+        time.sleep(max((until - datetime.now(UTC)).total_seconds(), 0) + 0.2)

@@ -195,7 +195,7 @@ def _plain_components(component: np.ndarray, traits: list[Traits]) -> np.ndarray
     distinct = frame.groupby("c")[["fn", "dob", "sex"]].nunique().max(axis=1).to_numpy()
     blank = frame[["fn", "dob", "sex"]].isna().all(axis=1)
     has_blank = blank.groupby(frame["c"]).any().to_numpy()
-    return (distinct <= 1) & ~has_blank
+    return np.asarray((distinct <= 1) & ~has_blank, dtype=bool)
 
 
 @dataclass

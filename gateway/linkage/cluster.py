@@ -238,12 +238,13 @@ def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitS
     ids: dict[Traits, int] = {}
     trait_id = [ids.setdefault(t, len(ids)) for t in traits]
     distinct = list(ids)
-    vetoed: dict[tuple[int, int], bool] = {}
+    vetoed: dict[int, bool] = {}
+    span = len(distinct)
 
     def contradicts(x: int, y: int) -> bool:
         if x == y:
             return False
-        key = (x, y) if x < y else (y, x)
+        key = x * span + y if x < y else y * span + x
         found = vetoed.get(key)
         if found is None:
             found = vetoed[key] = scorer.weight(distinct[x], distinct[y]) < -veto
@@ -299,8 +300,10 @@ def cluster(size: int, edges: pd.DataFrame, traits: list[Traits], scorer: TraitS
             return
         ga, gb = group(ra), group(rb)
         ends = (trait_id[a], trait_id[b])
-        if any(blocked(x, y, ends, w) for x in ga.traits for y in gb.traits):
-            return
+        for x in ga.traits:
+            for y in gb.traits:
+                if x != y and contradicts(x, y) and blocked(x, y, ends, w):
+                    return
         join(ra, rb)
 
     # A record that says nothing about who it is (no first name, birth date or sex: an

@@ -30,18 +30,18 @@ _NON_DIGIT = re.compile(r"\D+")
 _SPACES = re.compile(r"\s+")
 
 
+_TO_LATIN = str.maketrans({**_CYR, **_SPECIAL})
+_TO_LATIN_UMLAUTS = str.maketrans({**_CYR, **_SPECIAL, **_UMLAUT})
+
+
 def _latin(text: str, umlauts: bool) -> str:
-    out: list[str] = []
-    for ch in text.lower():
-        if ch in _CYR:
-            out.append(_CYR[ch])
-        elif ch in _SPECIAL:
-            out.append(_SPECIAL[ch])
-        elif umlauts and ch in _UMLAUT:
-            out.append(_UMLAUT[ch])
-        else:
-            out.extend(c for c in unicodedata.normalize("NFKD", ch) if c.isascii())
-    return "".join(out)
+    """Lower-case ASCII of `text`: Cyrillic transliterated, special letters spelled out,
+    accents dropped (ASCII text, the common case, passes through at C speed)."""
+    low = text.lower()
+    if low.isascii():
+        return low
+    mapped = low.translate(_TO_LATIN_UMLAUTS if umlauts else _TO_LATIN)
+    return unicodedata.normalize("NFKD", mapped).encode("ascii", "ignore").decode("ascii")
 
 
 def fold_name(value: str | None) -> str:

@@ -102,7 +102,7 @@ def _email(l: Row, r: Row) -> int:
     la, lb = _s(l, "email_local"), _s(r, "email_local")
     if la == lb:
         return 2
-    return 3 if _jw(la, lb) >= 0.88 else 4
+    return 3 if DamerauLevenshtein.distance(a, b) <= 1 else 4
 
 
 def _phone(l: Row, r: Row) -> int:

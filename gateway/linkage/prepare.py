@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gateway.linkage import normalize as n
@@ -27,10 +28,10 @@ MATCH_COLUMNS = (
 
 def _mapped(values: pd.Series, fn: Callable[[str], str]) -> pd.Series:
     """`fn` over a column of text, computed once per distinct value; "" becomes None."""
-    text = values.fillna("").astype(str)
-    distinct = pd.unique(text)
-    table = {v: (fn(v) or None) for v in distinct}
-    return text.map(table)
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    # Code -1 (a missing value) takes the last entry: the normaliser's answer for "".
+    table = np.array([fn(str(v)) or None for v in distinct] + [fn("") or None], dtype=object)
+    return pd.Series(table[codes], index=values.index, dtype=object)
 
 
 def _text(value: Any) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from gateway.consent.ledger import (
     CONSENT_ACTIONS,
@@ -106,12 +106,13 @@ class Subject:
     language: str | None
 
 
+_SUBJECT = select(customers.c.id, customers.c.jurisdiction, customers.c.language).where(
+    customers.c.id == bindparam("customer_id"))
+
+
 def find_subject(conn: Connection, customer_id: int) -> Subject:
     """The customer `customer_id`; NOT_FOUND when there is none."""
-    c = customers
-    row = conn.execute(
-        select(c.c.id, c.c.jurisdiction, c.c.language).where(c.c.id == customer_id)
-    ).first()
+    row = conn.execute(_SUBJECT, {"customer_id": customer_id}).first()
     if row is None:
         raise ServiceError(Code.NOT_FOUND, "no customer with this id", "customerId")
     return Subject(int(row.id), str(row.jurisdiction), row.language)

@@ -46,6 +46,11 @@ class DataKeys:
                 cid = int(row.customer_id)
                 self._keys[cid] = envelope.unwrap(row.wrapped, row.version, cid)
 
+    def add_wrapped(self, customer_id: int, version: int | None, wrapped: bytes | None) -> None:
+        """A key row read along with something else (None: the customer has no key)."""
+        self._keys[customer_id] = None if wrapped is None or version is None else \
+            self._vault.envelope.unwrap(wrapped, version, customer_id)
+
     def remember(self, customer_id: int, key: AESGCM) -> None:
         """A key this call has just made (no need to unwrap it again)."""
         self._keys[customer_id] = key

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -62,19 +63,30 @@ def _processors(dialect: Dialect) -> tuple[tuple[int, Callable[[Any], Any]], ...
     return tuple(found)
 
 
+def _converted(values: tuple[Any, ...], process: Callable[[Any], Any]) -> list[Any]:
+    """`process` applied to a column's values, once per distinct value object in a row (the
+    batch's one `recorded_at`, the JSON null of every event without 152-FZ content)."""
+    out: list[Any] = []
+    last_in: Any = object()
+    last_out: Any = None
+    for value in values:
+        if value is not last_in:
+            last_in, last_out = value, process(value)
+        out.append(last_out)
+    return out
+
+
 def write_batch(conn: Connection, batch: list[dict[str, Any]]) -> tuple[int, list[int]]:
     """Append `batch` (validated event rows) and move the state forward, on `conn`'s
     transaction: (events inserted, customers whose ledger received one)."""
-    processors = _processors(conn.dialect)
-    rows: list[tuple[Any, ...]] = []
-    for ord_, row in enumerate(batch):
-        values = [ord_, *(row[name] for name in EVENT_COLUMNS)]
-        for n, process in processors:  # None too: the JSON column stores it as JSON null
-            values[n] = process(values[n])
-        rows.append(tuple(values))
+    if not batch:
+        return 0, []
+    columns: list[Any] = [range(len(batch)), *zip(*map(itemgetter(*EVENT_COLUMNS), batch), strict=True)]
+    for n, process in _processors(conn.dialect):
+        columns[n] = _converted(columns[n], process)
     conn.exec_driver_sql(_TEMP)
     conn.exec_driver_sql("DELETE FROM temp.consent_import_rows")
-    conn.exec_driver_sql(_FILL, rows)
+    conn.exec_driver_sql(_FILL, list(zip(*columns, strict=True)))
     conn.exec_driver_sql(_APPEND)
     conn.exec_driver_sql(_PROJECT)
     customers = [int(c) for (c,) in conn.exec_driver_sql(_CUSTOMERS)]

@@ -249,8 +249,8 @@ def write_batch(conn: Connection, batch: list[dict[str, Any]], touched: set[int]
 
     The customers whose ledger received an event are added to `touched` (for the audit entry).
     """
-    writer = bulk_pg if conn.dialect.name == "postgresql" else bulk_sqlite
-    inserted, customers = writer.write_batch(conn, batch)
+    write = bulk_pg.write_batch if conn.dialect.name == "postgresql" else bulk_sqlite.write_batch
+    inserted, customers = write(conn, batch)
     if touched is not None:
         touched.update(customers)
     return inserted

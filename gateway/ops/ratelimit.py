@@ -99,7 +99,8 @@ class _SweptMemoryStorage(MemoryStorage):
             self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
 
 
-def _storage(uri: str) -> storage.Storage:
+def _storage(uri: str) -> Any:
+    """The counters' storage for `uri` (limits' own, but `memory://`)."""
     if uri.startswith("memory://"):
         return _SweptMemoryStorage(uri)
     return storage.storage_from_string(uri)

@@ -61,15 +61,18 @@ _PG_COLUMNS = (("seq", "bigint"), ("occurred_at", "timestamptz"), ("request_id",
                ("subjects", "text"), ("detail", "text"), ("prev_hash", "text"),
                ("entry_hash", "text"))
 _PG_NAMES = ", ".join(name for name, _ in _PG_COLUMNS)
-# One statement, one round trip: the entries from arrays (one parameter per column whatever
-# the batch size), their refs joined on seq, the new head.
+# One statement, one round trip: the entries and their refs each travel as one JSON document
+# (encoded by orjson in C; PostgreSQL parses it in C: no per-value adaptation by the driver),
+# the entries inserted in seq order, their refs joined on seq, the new head. The JSON columns
+# travel as JSON strings, so the stored text is exactly the bytes that were hashed.
 _PG_APPEND_MANY = (
-    f"WITH ev AS (INSERT INTO audit_events ({_PG_NAMES}) "
+    "WITH t AS (SELECT * FROM json_to_recordset(%(rows)s::json) AS t("
+    f"{', '.join(f'{n} {kind}' for n, kind in _PG_COLUMNS)})), "
+    f"ev AS (INSERT INTO audit_events ({_PG_NAMES}) "
     f"SELECT {', '.join(f'CAST(t.{n} AS JSON)' if n in ('subjects', 'detail') else 't.' + n for n, _ in _PG_COLUMNS)} "
-    f"FROM unnest({', '.join(f'%({n})s::{kind}[]' for n, kind in _PG_COLUMNS)}) "
-    f"AS t({_PG_NAMES}) RETURNING id, seq), "
+    "FROM t ORDER BY t.seq RETURNING id, seq), "
     "refs AS (INSERT INTO audit_subjects (audit_id, ref) SELECT ev.id, r.ref FROM ev "
-    "JOIN unnest(%(ref_seq)s::bigint[], %(ref)s::text[]) AS r(seq, ref) ON r.seq = ev.seq) "
+    "JOIN json_to_recordset(%(refs)s::json) AS r(seq bigint, ref text) ON r.seq = ev.seq) "
     "UPDATE audit_chain_head SET head_hash = %(head)s, last_checkpoint_seq = %(cp_seq)s, "
     "last_checkpoint_at = %(cp_at)s WHERE id = 1"
 )
@@ -117,8 +120,10 @@ def append_many(conn: Connection, batch: Sequence[Prepared], signer: SignerLike,
 
 def _pg_insert(conn: Connection, rows: list[dict[str, Any]], batch: Sequence[Prepared],
                head: str, cp_seq: int, cp_at: datetime | None) -> None:
-    params: dict[str, Any] = {name: [row[name] for row in rows] for name, _ in _PG_COLUMNS}
-    params["ref_seq"] = [row["seq"] for row, item in zip(rows, batch, strict=True) for _ in item.refs]
-    params["ref"] = [ref for item in batch for ref in item.refs]
-    params.update(head=head, cp_seq=cp_seq, cp_at=cp_at)
-    conn.exec_driver_sql(_PG_APPEND_MANY, params)
+    refs = [{"seq": row["seq"], "ref": ref} for row, item in zip(rows, batch, strict=True)
+            for ref in item.refs]
+    # orjson writes datetimes as RFC 3339 with their microseconds (a naive one as UTC, as the
+    # hash reads it): PostgreSQL reads back the same instant.
+    conn.exec_driver_sql(_PG_APPEND_MANY, {
+        "rows": orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode(), "refs": orjson.dumps(refs).decode(), "head": head,
+        "cp_seq": cp_seq, "cp_at": cp_at})

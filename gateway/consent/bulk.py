@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.consent import bulk_pg
+from gateway.consent import bulk_pg, bulk_sqlite
+from gateway.consent.bulk_check import NoticeFacts, RowChecker
 from gateway.consent.ledger import CONSENT_ACTIONS, SOURCE_CHANNELS
 from gateway.consent.purposes import Purposes
-from gateway.consent.sealing import open_evidence, seal_evidence
+from gateway.consent.sealing import evidence_aad, open_evidence, seal_evidence
 from gateway.consent.service import check_jurisdiction, fz_details, fz_expiry
-from gateway.consent.tables import consent_events, consent_state
+from gateway.consent.tables import consent_events
 from gateway.consent.validation import (
     check_choice,
     check_evidence,
@@ -38,13 +38,12 @@ from gateway.consent.validation import (
     consent_purpose,
     invalid,
     notice_of,
-    notice_text,
     parse_instant,
-    text_sha256,
 )
 from gateway.errors import ServiceError
 from gateway.policy.codes import Code
 from gateway.privacy.datakeys import DataKeys
+from gateway.privacy.envelope import seal
 from gateway.privacy.vault import Vault
 from gateway.profile.tables import customers
 from gateway.store.types import utcnow
@@ -88,11 +87,27 @@ class ImportReport:
 
 
 def read_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None]]:
-    """(line number, row) of `path`; the row is None when the line is not valid JSON."""
+    """(line number, row) of `path`; the row is None when the line is not valid JSON.
+
+    CSV rows are read as `csv.DictReader` reads them (blank lines skipped, missing trailing
+    fields None, fields beyond the header dropped), empty fields as None.
+    """
     with path.open(encoding="utf-8", newline="") as fh:
         if fmt == "csv":
-            for number, row in enumerate(csv.DictReader(fh), start=2):
-                yield number, {k: (v if v != "" else None) for k, v in row.items() if k}
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                return
+            named = [(n, name) for n, name in enumerate(header) if name]
+            width = len(header)
+            number = 1
+            for fields in reader:
+                if not fields:
+                    continue
+                number += 1
+                if len(fields) < width:
+                    fields = fields + [""] * (width - len(fields))
+                yield number, {name: fields[n] or None for n, name in named}
             return
         for number, line in enumerate(fh, start=1):
             if not line.strip():
@@ -166,6 +181,7 @@ def validate_all(
 ) -> tuple[list[dict[str, Any]], list[Rejected], int]:
     """Every row validated, evidence sealed: (good event rows, rejections, rows read)."""
     now = utcnow()
+    checker = RowChecker(purposes, now, validate_row)
     good: list[tuple[int, dict[str, Any]]] = []
     rejected: list[Rejected] = []
     count = 0
@@ -175,40 +191,52 @@ def validate_all(
             rejected.append(Rejected(line, Code.INVALID_INPUT.value, None, "not a JSON object"))
             continue
         try:
-            good.append((line, validate_row(row, purposes, now)))
+            good.append((line, checker.check(row)))
         except ServiceError as exc:
             field = _COLUMN_OF.get(exc.field or "", exc.field)
             rejected.append(Rejected(line, exc.code.value, field, exc.message))
     subjects = _subjects(conn, {v["customer_id"] for _, v in good})
     events: list[dict[str, Any]] = []
-    details: dict[str, dict[str, Any]] = {}
+    details: dict[tuple[str, int], dict[str, Any]] = {}
+    facts = NoticeFacts(purposes)
     keys = DataKeys(conn, vault)
     keys.load(v["customer_id"] for _, v in good if v["evidence"] is not None)
+    aads: dict[int, bytes] = {}
     for line, values in good:
-        subject = subjects.get(values["customer_id"])
+        customer_id = values["customer_id"]
+        subject = subjects.get(customer_id)
         if subject is None:
             rejected.append(Rejected(line, Code.NOT_FOUND.value, "customer_id", "no customer with this id"))
             continue
         jurisdiction, language = subject
-        notice = notice_of(purposes.by_name[values["purpose"]], values["notice_version"])
+        purpose, version, action = values["purpose"], values["notice_version"], values["action"]
+        notice = facts.notice(purpose, version)
         try:
-            check_jurisdiction(notice, values["action"], jurisdiction)
+            check_jurisdiction(notice, action, jurisdiction)
         except ServiceError as exc:
             rejected.append(Rejected(line, exc.code.value, "notice_version", exc.message))
             continue
-        try:
-            values["evidence"] = seal_evidence(keys, "consent_events", values["customer_id"],
-                                               values["evidence"])
-        except ServiceError as exc:
-            rejected.append(Rejected(line, exc.code.value, "evidence", exc.message))
-            continue
-        values["notice_text_sha256"] = text_sha256(notice_text(notice, language))
-        fz = jurisdiction == "152-fz" and values["action"] == "grant"
-        key = f'{values["purpose"]}:{notice.version}'
-        if fz and key not in details:
-            details[key] = fz_details(purposes, values["purpose"], notice)
-        values["details"] = details[key] if fz else None
-        values["expires_at"] = fz_expiry(values["details"], values["occurred_at"], values["expires_at"])
+        if values["evidence"] is not None:
+            key = keys.get(customer_id)
+            if key is None:
+                try:  # the reference check raises the error a customer without a key gets
+                    seal_evidence(keys, "consent_events", customer_id, values["evidence"])
+                except ServiceError as exc:
+                    rejected.append(Rejected(line, exc.code.value, "evidence", exc.message))
+                continue
+            aad = aads.get(customer_id)
+            if aad is None:
+                aad = aads[customer_id] = evidence_aad("consent_events", customer_id)
+            values["evidence"] = seal(key, aad, values["evidence"])
+        values["notice_text_sha256"] = facts.text_sha256(purpose, version, language)
+        fz = None
+        if action == "grant" and jurisdiction == "152-fz":
+            fz = details.get((purpose, version))
+            if fz is None:
+                fz = details[(purpose, version)] = fz_details(purposes, purpose, notice)
+        values["details"] = fz
+        if fz is not None:
+            values["expires_at"] = fz_expiry(fz, values["occurred_at"], values["expires_at"])
         values["recorded_at"] = now
         values["app_id"] = None
         events.append(values)
@@ -216,65 +244,41 @@ def validate_all(
     return events, rejected, count
 
 
-def _builder(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
 def write_batch(conn: Connection, batch: list[dict[str, Any]], touched: set[int] | None = None) -> int:
     """Insert a batch (skipping known idempotency keys) and move the state forward; inserted count.
 
     The customers whose ledger received an event are added to `touched` (for the audit entry).
     """
-    postgres = conn.dialect.name == "postgresql"
-    builder = _builder(conn)
-    e = consent_events
-    if postgres:
-        inserted = bulk_pg.insert_events(conn, batch)
-    else:
-        stmt = builder(e).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
-            e.c.id, e.c.customer_id, e.c.purpose, e.c.action, e.c.notice_version,
-            e.c.occurred_at, e.c.expires_at)
-        inserted = list(conn.execute(stmt, batch).all())
+    write = bulk_pg.write_batch if conn.dialect.name == "postgresql" else bulk_sqlite.write_batch
+    inserted, customers = write(conn, batch)
     if touched is not None:
-        touched.update(int(row.customer_id) for row in inserted)
-    latest: dict[tuple[int, str], Any] = {}
-    for row in inserted:
-        key = (row.customer_id, row.purpose)
-        known = latest.get(key)
-        if known is None or (row.occurred_at, row.id) > (known.occurred_at, known.id):
-            latest[key] = row
-    states = [
-        {"customer_id": r.customer_id, "purpose": r.purpose, "action": r.action,
-         "notice_version": r.notice_version, "occurred_at": r.occurred_at,
-         "expires_at": r.expires_at, "event_id": r.id}
-        for r in sorted(latest.values(), key=lambda r: (r.customer_id, r.purpose))
-    ]
-    if states and postgres:
-        bulk_pg.upsert_state(conn, states)
-    elif states:
-        cs = consent_state
-        upsert = builder(cs)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["customer_id", "purpose"],
-            set_={k: upsert.excluded[k] for k in ("action", "notice_version", "occurred_at",
-                                                   "expires_at", "event_id")},
-            where=cs.c.occurred_at <= upsert.excluded.occurred_at,
-        )
-        conn.execute(upsert, states)
-    return len(inserted)
+        touched.update(customers)
+    return inserted
 
 
 def import_events(
     conn: Connection, events: list[dict[str, Any]], progress: Callable[[int], None] | None = None,
     touched: set[int] | None = None,
 ) -> int:
-    """Write validated events in batches on `conn` (the caller commits); inserted count."""
+    """Write validated events in batches on `conn` (the caller commits); inserted count.
+
+    A row whose idempotency key came earlier in the same import is already present: it is
+    left out of its batch (the database would skip it too), so each batch inserts every key
+    at most once.
+    """
     total = 0
+    seen: set[str] = set()
     for start in range(0, len(events), BATCH):
-        batch = events[start:start + BATCH]
-        total += write_batch(conn, batch, touched)
+        batch = []
+        for row in events[start:start + BATCH]:
+            key = row["idempotency_key"]
+            if key not in seen:
+                seen.add(key)
+                batch.append(row)
+        if batch:
+            total += write_batch(conn, batch, touched)
         if progress is not None:
-            progress(len(batch))
+            progress(min(BATCH, len(events) - start))
     return total
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from gateway.consent.ledger import (
     CONSENT_ACTIONS,
@@ -43,6 +43,7 @@ from gateway.policy.codes import Code
 from gateway.privacy.datakeys import DataKeys
 from gateway.privacy.pseudonyms import Pseudonymizer
 from gateway.privacy.signing import Signer
+from gateway.privacy.tables import data_keys
 from gateway.privacy.vault import Vault
 from gateway.profile.tables import customers
 from gateway.store.types import utcnow
@@ -106,15 +107,32 @@ class Subject:
     language: str | None
 
 
+_SUBJECT = select(customers.c.id, customers.c.jurisdiction, customers.c.language).where(
+    customers.c.id == bindparam("customer_id"))
+# The subject and their data key in one round trip (a write seals its evidence under it).
+_SUBJECT_KEY = select(customers.c.id, customers.c.jurisdiction, customers.c.language,
+                      data_keys.c.version, data_keys.c.wrapped).select_from(
+    customers.outerjoin(data_keys, data_keys.c.customer_id == customers.c.id)).where(
+    customers.c.id == bindparam("customer_id"))
+
+
 def find_subject(conn: Connection, customer_id: int) -> Subject:
     """The customer `customer_id`; NOT_FOUND when there is none."""
-    c = customers
-    row = conn.execute(
-        select(c.c.id, c.c.jurisdiction, c.c.language).where(c.c.id == customer_id)
-    ).first()
+    row = conn.execute(_SUBJECT, {"customer_id": customer_id}).first()
     if row is None:
         raise ServiceError(Code.NOT_FOUND, "no customer with this id", "customerId")
     return Subject(int(row.id), str(row.jurisdiction), row.language)
+
+
+def find_subject_keys(conn: Connection, vault: Vault, customer_id: int) -> tuple[Subject, DataKeys]:
+    """The customer `customer_id` and a key cache holding their data key (one statement);
+    NOT_FOUND when there is none."""
+    row = conn.execute(_SUBJECT_KEY, {"customer_id": customer_id}).first()
+    if row is None:
+        raise ServiceError(Code.NOT_FOUND, "no customer with this id", "customerId")
+    keys = DataKeys(conn, vault)
+    keys.add_wrapped(int(row.id), row.version, row.wrapped)
+    return Subject(int(row.id), str(row.jurisdiction), row.language), keys
 
 
 def fz_details(purposes: Purposes, purpose_name: str, notice: Notice) -> dict[str, Any]:
@@ -175,7 +193,7 @@ def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) ->
     if expires is not None and action != "grant":
         raise invalid("only a grant can expire", "expiresAt")
     evidence = check_evidence(given.evidence)
-    subject = find_subject(conn, given.customer_id)
+    subject, keys = find_subject_keys(conn, recorder.vault, given.customer_id)
     check_jurisdiction(notice, action, subject.jurisdiction)
     digest = text_sha256(notice_text(notice, given.language or subject.language))
     details = fz_details(recorder.purposes, purpose.name, notice) if (
@@ -185,7 +203,7 @@ def record_consent(conn: Connection, recorder: Recorder, given: ConsentInput) ->
     # expiry it gave: a term present for some customers only would reveal their jurisdiction.
     # The term itself is in the 152-FZ details of the customer's own receipt.
     stored_expiry = fz_expiry(details, occurred, expires)
-    sealed = seal_evidence(DataKeys(conn, recorder.vault), "consent_events", subject.id, evidence)
+    sealed = seal_evidence(keys, "consent_events", subject.id, evidence)
     receipt_id = new_receipt_id()
     append_consent(
         conn, customer_id=subject.id, purpose=purpose.name, notice_version=notice.version,
@@ -214,8 +232,8 @@ def _record_preference(
     now = utcnow()
     occurred, _ = check_times(parse_instant(given.occurred_at, "occurredAt"), None, now)
     evidence = check_evidence(given.evidence)
-    subject = find_subject(conn, given.customer_id)
-    sealed = seal_evidence(DataKeys(conn, recorder.vault), "preference_events", subject.id, evidence)
+    subject, keys = find_subject_keys(conn, recorder.vault, given.customer_id)
+    sealed = seal_evidence(keys, "preference_events", subject.id, evidence)
     receipt_id = new_receipt_id()
     append_preference(
         conn, customer_id=subject.id, kind=kind, key=key, value=value, source_channel=channel,

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 from limits import RateLimitItem, parse, storage, strategies
+from limits.storage import MemoryStorage
 
 from gateway.ops.metrics import RATE_LIMITED, UNAVAILABLE
 from gateway.policy.codes import Code
@@ -75,12 +76,42 @@ def _role_limits(given: dict[str, Any], where: str) -> RoleLimits:
         raise LimitsFileError(f"limits.yaml {where}: {exc} (write e.g. 50/second)") from exc
 
 
+class _SweptMemoryStorage(MemoryStorage):
+    """`memory://` without a thread per request.
+
+    limits' `MemoryStorage` starts a `threading.Timer` (0.01 s) on every counter update whose
+    previous timer has ended, to drop expired counters: with requests more than 10 ms apart,
+    one new thread per request, and `Thread.start` waits until the new thread runs (on a
+    loaded core, milliseconds). Reads of a counter check its expiry themselves, so the sweep
+    only frees memory: here it runs inline, at most once a second.
+    """
+
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self._next_sweep = 0.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # overrides the name-mangled hook
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_SECONDS
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
+def _storage(uri: str) -> Any:
+    """The counters' storage for `uri` (limits' own, but `memory://`)."""
+    if uri.startswith("memory://"):
+        return _SweptMemoryStorage(uri)
+    return storage.storage_from_string(uri)
+
+
 class Limiter:
     """Admits or refuses an app's request; charges the personal-data rows it read."""
 
     def __init__(self, storage_uri: str, default: RoleLimits, roles: dict[str, RoleLimits],
                  namespace: str = "gateway") -> None:
-        self.storage = storage.storage_from_string(storage_uri)
+        self.storage = _storage(storage_uri)
         self.namespace = namespace  # gateways that share one Redis keep apart by it
         self.window = strategies.SlidingWindowCounterRateLimiter(self.storage)
         self.default = default

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from gateway.privacy.tables import data_keys
 from gateway.privacy.vault import Vault
 
 CHUNK = 5000
+_KEYS = select(data_keys.c.customer_id, data_keys.c.version, data_keys.c.wrapped).where(
+    data_keys.c.customer_id.in_(bindparam("ids", expanding=True)))
 
 
 class DataKeys:
@@ -40,11 +42,14 @@ class DataKeys:
         for start in range(0, len(wanted), CHUNK):
             chunk = wanted[start:start + CHUNK]
             self._keys.update(dict.fromkeys(chunk))
-            dk = data_keys.c
-            for row in self._conn.execute(select(dk.customer_id, dk.version, dk.wrapped)
-                                          .where(dk.customer_id.in_(chunk))):
+            for row in self._conn.execute(_KEYS, {"ids": chunk}):
                 cid = int(row.customer_id)
                 self._keys[cid] = envelope.unwrap(row.wrapped, row.version, cid)
+
+    def add_wrapped(self, customer_id: int, version: int | None, wrapped: bytes | None) -> None:
+        """A key row read along with something else (None: the customer has no key)."""
+        self._keys[customer_id] = None if wrapped is None or version is None else \
+            self._vault.envelope.unwrap(wrapped, version, customer_id)
 
     def remember(self, customer_id: int, key: AESGCM) -> None:
         """A key this call has just made (no need to unwrap it again)."""

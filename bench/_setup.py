@@ -113,8 +113,8 @@ def prepare(url: str, customers: int, seed: int = 7) -> tuple[float, dict[str, s
     from gateway.app import build_services
     from gateway.auth.apps import create_app as create_caller
     from gateway.config import Settings
-    from gateway.store.migrate import upgrade
     from gateway.profile.order import ensure as ensure_order
+    from gateway.store.migrate import upgrade
 
     _seed_module_ready(wait_seconds=600)
     from gateway.demo.seed import seed_demo

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     Select,
     bindparam,
+    exists,
     false,
     func,
     select,
@@ -33,11 +34,13 @@ from gateway.consent.state import (
     page_flag_columns,
     subject_allows,
     subject_allows_listing,
+    subject_allows_rows,
 )
 from gateway.errors import MergedError, ServiceError
 from gateway.linkage.aliases import merged_into
 from gateway.policy import Decision, decide_subject
 from gateway.policy.codes import Code
+from gateway.policy.decision import ALLOW
 from gateway.privacy.masking import NORMALIZERS
 from gateway.privacy.ordering import permuted
 from gateway.privacy.pseudonyms import InvalidPseudonym
@@ -142,21 +145,29 @@ def _listed(reader: Reader) -> Select[Any]:
         subject_allows_listing(customers.c.id, purpose, _NOW)))
 
 
+def _ordered_all() -> Select[Any]:
+    """Every customer in the reader's stored order (bind `order_audience` and the order's
+    constants): the customers' rows by primary key, as the order's index range yields them.
+    The constants are checked by an uncorrelated EXISTS (evaluated once, not joined)."""
+    joined = (customer_order
+              .join(customers, customers.c.id == customer_order.c.customer_id)
+              .outerjoin(data_keys, data_keys.c.customer_id == customers.c.id))
+    return (select(customers, _POSITION.label("_position"), data_keys.c.version.label(KEY_VERSION),
+                   data_keys.c.wrapped.label(KEY_WRAPPED))
+            .select_from(joined)
+            .where(customer_order.c.audience == order.AUDIENCE,
+                   exists(select(customer_order_keys.c.audience).where(order.keys_match()))))
+
+
+_ORDERED_ALL = _ordered_all()
+
+
 def _ordered(reader: Reader) -> Select[Any]:
-    """`_listed` read through the audience's stored order: the customers' rows by primary key
-    as the order's index range yields them, the subject condition probed per row (the
+    """`_listed` in the reader's stored order, the subject condition probed per row (the
     correlated form: a page visits a few rows, not every customer)."""
     purpose = reader.plan.purpose
-
-    def build() -> Select[Any]:
-        joined = (customer_order_keys
-                  .join(customer_order, customer_order.c.audience == customer_order_keys.c.audience)
-                  .join(customers, customers.c.id == customer_order.c.customer_id)
-                  .outerjoin(data_keys, data_keys.c.customer_id == customers.c.id))
-        return (select(customers, _POSITION.label("_position"), data_keys.c.version.label(KEY_VERSION),
-                       data_keys.c.wrapped.label(KEY_WRAPPED))
-                .select_from(joined).where(order.keys_match(), subject_allows(customers.c.id, purpose, _NOW)))
-    return _statement(purpose, "ordered", build)
+    return _statement(purpose, "ordered", lambda: _ORDERED_ALL.where(
+        subject_allows_rows(customers.c.id, purpose, _NOW)))
 
 
 def _flags(purpose: Purpose) -> Select[Any]:
@@ -294,7 +305,10 @@ def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wante
         rows = conn.execute(stmt, params).all()  # the audience's order was not stored yet
     has_next = len(rows) > query.first
     rows = rows[: query.first]
-    views = _views(conn, reader, rows, tuple(wanted))
+    # Every listing statement holds the purpose's subject condition (`_listed`, `_ordered`):
+    # the rows it returns are the ones `decide_subject` allows, as of that one statement, so
+    # their decisions need no second lookup (issue 15, target 5).
+    views = _views(conn, reader, rows, tuple(wanted), listed=True)
     end: str | None = None
     if rows:
         last = (order.rank_and_id(rows[-1]._position) if query.order_by is None
@@ -355,9 +369,15 @@ def _withhold_unprofiled(conn: Connection, reader: Reader, views: list[CustomerV
                 view.denied[name] = code
 
 
-def _views(conn: Connection, reader: Reader, rows: Sequence[Any], wanted: tuple[str, ...]) -> list[CustomerView]:
-    decisions = subject_decisions(conn, reader.plan.purpose, reader.now, [row.id for row in rows])
-    views = [build_view(row, decisions[row.id], wanted, reader) for row in rows]
+def _views(conn: Connection, reader: Reader, rows: Sequence[Any], wanted: tuple[str, ...],
+           listed: bool = False) -> list[CustomerView]:
+    """The views of `rows`; `listed`: the rows of a statement that held the purpose's subject
+    condition, so each one's decision is the allowing one."""
+    if listed:
+        views = [build_view(row, ALLOW, wanted, reader) for row in rows]
+    else:
+        decisions = subject_decisions(conn, reader.plan.purpose, reader.now, [row.id for row in rows])
+        views = [build_view(row, decisions[row.id], wanted, reader) for row in rows]
     _withhold_unprofiled(conn, reader, views, wanted)
     for name in NESTED.intersection(wanted):
         ids = [v.internal_id for v in views if name in v.values]

@@ -78,4 +78,9 @@ def ensure(conn: Connection, audience: str, key: OrderKey) -> bool:
                     permuted(customers.c.id) * SHIFT + customers.c.id, customers.c.id)
     conn.execute(insert(customer_order).from_select(
         ["audience", "position", "customer_id"], ranked), key.params())
+    if conn.dialect.name == "postgresql":
+        # Statistics now, not at autovacuum's next pass: without them the planner takes the
+        # new audience for a few rows and sorts all of its customers instead of walking the
+        # index (112 ms for 2,000 customers, where the walk takes 1).
+        conn.execute(text("ANALYZE customer_order"))
     return True

@@ -113,6 +113,7 @@ def prepare(url: str, customers: int, seed: int = 7) -> tuple[float, dict[str, s
     from gateway.app import build_services
     from gateway.auth.apps import create_app as create_caller
     from gateway.config import Settings
+    from gateway.profile.order import ensure as ensure_order
     from gateway.store.migrate import upgrade
 
     _seed_module_ready(wait_seconds=600)
@@ -128,8 +129,11 @@ def prepare(url: str, customers: int, seed: int = 7) -> tuple[float, dict[str, s
         keys: dict[str, str] = {}
         with services.engine.begin() as conn:
             for name, (role, _purpose) in SCENARIO_APPS.items():
-                _caller, key = create_caller(conn, f"bench-{name}", role, services.policy.roles())
+                caller, key = create_caller(conn, f"bench-{name}", role, services.policy.roles())
                 keys[name] = key
+                # The app's own order of customers, stored now rather than on its first read.
+                pseudonyms = services.pseudonyms.for_app(caller.app_id)
+                ensure_order(conn, pseudonyms.audience, pseudonyms.order)
     finally:
         services.engine.dispose()
     return seeded, keys

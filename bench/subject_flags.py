@@ -1,18 +1,21 @@
-"""SQL time of the subject flags on one page of customers, beside a plain indexed SELECT.
+"""SQL time of the subject checks of one page of customers, beside a plain indexed SELECT.
 
 Issue 15, target 5: the consent, objection, restriction and channel flags of a 20-customer
 page should cost under 0.2 ms of SQL. For each scenario purpose this runs, on one fresh
 seeded database, interleaved and `--repeat` times each (medians reported):
 
-- `page`: the gateway's own first-page statement (`gateway.profile.service`), flags and
-  the purpose's subject condition included, as the read path binds it;
-- `page without flags`: the same statement with neither the flag columns nor the subject
-  condition (what the page costs without any subject check);
+- `before`: the first page as at 59ce574: every customer ranked by the computed order, the
+  purpose's condition as hashed sets; then `lookup`, its flags read by a second statement;
+- `bare before`: the same computed-order listing without any subject check;
+- `page`: the gateway's own first-page statement now (`gateway.profile.service`): the
+  stored order's index range, the purpose's condition probed per row; the rows it returns
+  are the allowed ones, so no second lookup runs;
+- `bare`: the stored-order listing without any subject check;
 - `plain`: a plain indexed SELECT of the same 21 customers by primary key (the floor).
 
-`flags = page - page without flags`. Times are the server's own execution time from
-`EXPLAIN (ANALYZE, TIMING OFF)` on PostgreSQL (no network, no driver), and the wall time of
-the statement through the driver on both databases.
+`flags before = before + lookup - bare before`, `flags after = page - bare`. Times are the
+server's own execution time from `EXPLAIN (ANALYZE, TIMING OFF)` on PostgreSQL (no network,
+no driver), and the wall time of the statement through the driver on both databases.
 
     python bench/subject_flags.py --db postgresql --customers 2000
     python bench/subject_flags.py --db sqlite --customers 2000
@@ -61,8 +64,8 @@ def main() -> None:
 
     from gateway.app import build_services
     from gateway.config import Settings
-    from gateway.consent.state import flags_of, subject_allows, subject_flag_columns
-    from gateway.profile import service
+    from gateway.consent.state import flags_of
+    from gateway.profile import order, service
     from gateway.profile.fields import CUSTOMER_FIELDS
     from gateway.profile.identity import with_data_key
     from gateway.profile.reader import Reader
@@ -72,11 +75,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, bench_database(args.db, Path(tmp), args.customers) as db:
         services = build_services(Settings(database_url=db.url, master_key=MASTER_KEY, policy_dir=POLICY_DIR))
         print(f"{args.db}, {args.customers} customers, {args.repeat} executions each (medians, ms)")
-        print("before: listing with correlated flag columns and condition; after: listing with the "
-              "uncorrelated condition (page) + one flag lookup of its ids; bare: the listing without "
-              "any subject check; plain: the page's rows by primary key. flags = cost above bare.")
-        print(f"{'scenario':<40} {'time':<6} {'before':>8} {'flags':>8} {'page':>8} {'lookup':>8} "
-              f"{'flags':>8} {'bare':>8} {'plain':>8}")
+        print("before (59ce574): computed-order listing with the condition, + lookup of its flags; "
+              "bare bef: that listing without checks; page: the stored-order listing now (no lookup); "
+              "bare: it without checks; plain: the page's rows by primary key. "
+              "flags bef = before + lookup - bare bef; flags = page - bare.")
+        print(f"{'scenario':<40} {'time':<6} {'before':>8} {'lookup':>8} {'bare bef':>8} "
+              f"{'flags bef':>8} {'page':>8} {'bare':>8} {'flags':>8} {'plain':>8}")
         results: list[dict[str, Any]] = []
         try:
             if args.db == "postgresql" and not args.no_analyze:
@@ -96,23 +100,25 @@ def main() -> None:
                         vault=services.vault, opener=services.vault.envelope.opener(),
                     )
                     params = service._params(reader, limit=21)
-                    now = service._NOW
-                    bare = service._in_order(with_data_key(select(customers, service._RANK)))
-                    # Before (main at 8e1eba3): flags as correlated columns of the listing,
-                    # the subject condition as correlated EXISTS.
-                    before = service._in_order(with_data_key(select(
-                        customers, *subject_flag_columns(customers.c.id, purpose, now), service._RANK)
-                    ).where(subject_allows(customers.c.id, purpose, now)))
-                    page = service._first_page(reader)  # after: the listing, then one lookup
+                    with services.engine.begin() as setup:  # the app's stored order
+                        order.ensure(setup, reader.pseudonyms.audience, reader.pseudonyms.order)
+                    bare = service._in_order(service._ORDERED_ALL)
+                    # Before (59ce574): every customer ranked by the computed order, the
+                    # subject condition as hashed sets.
+                    before = service._listed(reader).order_by(service._RANK, customers.c.id).limit(service._LIMIT)
+                    bare_before = with_data_key(select(customers, service._RANK)).order_by(
+                        service._RANK, customers.c.id).limit(service._LIMIT)
+                    page = service._first_page(reader)  # after: the listing, no lookup
                     rows = conn.execute(page, params).all()
                     ids = [r.id for r in rows]
                     lookup = service._flags(purpose)
                     lparams = {"now": reader.now, "ids": ids}
                     flagged = sum(any(flags_of(r)) for r in conn.execute(lookup, lparams))
                     plain = with_data_key(select(customers)).where(customers.c.id.in_(ids))
-                    names = ("before", "page", "lookup", "bare", "plain")
+                    names = ("before", "lookup", "bare_before", "page", "bare", "plain")
                     stmts = {"before": (before, params), "page": (page, params), "lookup": (lookup, lparams),
-                             "bare": (bare, params), "plain": (plain, {})}
+                             "bare_before": (bare_before, params), "bare": (bare, params),
+                             "plain": (plain, {})}
                     timings: dict[str, list[float]] = {f"{w}{n}": [] for n in names for w in ("", "w")}
                     for _ in range(args.repeat):
                         for n in names:
@@ -129,9 +135,10 @@ def main() -> None:
                         if f"{prefix}{names[0]}" not in med or med[f"{prefix}{names[0]}"] != med[f"{prefix}{names[0]}"]:
                             continue  # not measured (no EXPLAIN on SQLite: NaN)
                         m = {n: med[f"{prefix}{n}"] for n in names}
-                        print(f"{label:<40} {what:<6} {m['before']:8.3f} {m['before'] - m['bare']:8.3f} "
-                              f"{m['page']:8.3f} {m['lookup']:8.3f} {m['page'] + m['lookup'] - m['bare']:8.3f} "
-                              f"{m['bare']:8.3f} {m['plain']:8.3f}")
+                        print(f"{label:<40} {what:<6} {m['before']:8.3f} {m['lookup']:8.3f} "
+                              f"{m['bare_before']:8.3f} {m['before'] + m['lookup'] - m['bare_before']:8.3f} "
+                              f"{m['page']:8.3f} {m['bare']:8.3f} {m['page'] - m['bare']:8.3f} "
+                              f"{m['plain']:8.3f}")
         finally:
             services.engine.dispose()
         out = Path(__file__).parent / "results" / f"subject_flags-{args.db}-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -84,6 +84,7 @@ def _issue_key(name: str, role: str, *, rotate: bool) -> str:
     from gateway.app import build_services
     from gateway.auth.apps import KEY_PREFIX, create_app, hash_key
     from gateway.auth.tables import apps as apps_table
+    from gateway.profile.order import ensure as ensure_order
 
     services = build_services(_settings())
     with services.engine.begin() as conn:
@@ -98,7 +99,10 @@ def _issue_key(name: str, role: str, *, rotate: bool) -> str:
                 )
             )
             return key
-        _, key = create_app(conn, name, role, services.policy.roles())
+        caller, key = create_app(conn, name, role, services.policy.roles())
+        # The app's own order of customers, stored now rather than on its first listing.
+        pseudonyms = services.pseudonyms.for_app(caller.app_id)
+        ensure_order(conn, pseudonyms.audience, pseudonyms.order)
     services.engine.dispose()
     return key
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import FieldNode, SourceLocation
+from graphql import (
+    FieldNode,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    SourceLocation,
+    Undefined,
+    is_leaf_type,
+)
 from graphql.language.location import get_location
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -86,4 +93,67 @@ class WithholdingExecutionContext(StrawberryGraphQLCoreExecutionContext):
                                position_context)
 
 
+    def execute_field(self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any,
+                      path: Any, position_context: Any) -> Any:
+        """A scalar field read from its attribute (strawberry's basic field: no resolver, no
+        extension) completes here, without graphql-core's resolve info, argument values and
+        completion chain; anything else (a value to report, an exception, a null where none
+        may be, a value the scalar refuses) goes to graphql-core, which answers as always."""
+        node = field_details_list[0].node
+        fast = _fast_leaf(self.schema, parent_type, node.name.value)
+        middleware = self.middleware_manager  # strawberry's, empty unless an extension resolves
+        if (fast is None or len(field_details_list) != 1 or node.arguments or node.directives
+                or (middleware is not None and middleware.middlewares)):
+            return _execute_field(self, parent_type, source, field_details_list, path, position_context)
+        resolve, python_name, coerce, nullable = fast
+        value = resolve(source, python_name)
+        if value is None or value is Undefined:
+            if nullable:
+                return None
+        elif value.__class__ is FieldDenied:
+            withheld: Withheld | None = getattr(self.context_value, "withheld", None)
+            if withheld is not None:
+                withheld.add(path.as_list(), node, value.code)
+                return None
+        elif not isinstance(value, Exception):
+            try:
+                coerced = coerce(value)
+            except Exception:  # noqa: BLE001 - graphql-core reports it, located, below
+                coerced = None
+            if coerced is not None and coerced is not Undefined:
+                return coerced
+        return _execute_field(self, parent_type, source, field_details_list, path, position_context)
+
+
 _complete_value = StrawberryGraphQLCoreExecutionContext.complete_value
+_execute_field = StrawberryGraphQLCoreExecutionContext.execute_field
+_NOT_FAST = None
+_FAST_CACHE = "_gateway_fast_leaves"
+
+
+def _fast_leaf(schema: Any, parent_type: GraphQLObjectType, name: str) -> Any:
+    """(resolver, attribute, coerce, nullable) of a basic scalar field of `parent_type`, or
+    None; worked out once per schema, type and field."""
+    cache: dict[tuple[str, str], Any] | None = getattr(schema, _FAST_CACHE, None)
+    if cache is None:
+        cache = {}
+        setattr(schema, _FAST_CACHE, cache)
+    key = (parent_type.name, name)
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    found = _NOT_FAST
+    field_def = parent_type.fields.get(name)
+    definition = None if field_def is None else (field_def.extensions or {}).get("strawberry-definition")
+    resolve = None if field_def is None else field_def.resolve
+    if (definition is not None and getattr(resolve, "_is_default", False)
+            and definition.is_basic_field and not field_def.args):
+        kind = field_def.type
+        nullable = not isinstance(kind, GraphQLNonNull)
+        leaf = kind if nullable else kind.of_type
+        if is_leaf_type(leaf):
+            found = (definition.default_resolver, definition.python_name, leaf.coerce_output_value,
+                     nullable)
+    cache[key] = found
+    return found

@@ -173,6 +173,48 @@ def subject_allows(customer_id: ColumnElement[int], purpose: Purpose, now: Insta
     return _allows(purpose, _flag_expressions(customer_id, purpose, now))
 
 
+def _probed(customer_id: ColumnElement[int], found: Select[Any]) -> ColumnElement[bool]:
+    """The customer is in `found`, as a correlated EXISTS evaluated per row: `OFFSET 0` keeps
+    PostgreSQL from turning it into a semi or anti join, whose plan depends on estimates of
+    the whole set (a nested loop over every flagged row per customer at worst); a per-row
+    probe of the state table's primary key costs the same whatever the set's size."""
+    table = found.get_final_froms()[0]
+    return exists(found.where(table.c.customer_id == customer_id).offset(0))
+
+
+def subject_allows_rows(customer_id: ColumnElement[int], purpose: Purpose,
+                        now: Instant) -> ColumnElement[bool]:
+    """`subject_allows` for a statement that visits a few rows in an index's order (a page in
+    the reader's stored order): the state tables probed per row by their primary keys. The
+    preference flags the purpose needs absent are one probe of the customer's preference rows
+    (their conditions OR-ed) rather than one per flag. Shapes that are not one conjunction of
+    flags fall back to `subject_allows`."""
+    sets = _flag_sets(purpose, now)
+    allowed = [combo for combo in product((False, True), repeat=len(sets))
+               if decide_subject(purpose, SubjectFlags(*combo)).allowed]
+    values = [frozenset(combo[i] for combo in allowed) for i in range(len(sets))]
+    if not allowed or len(allowed) != prod(len(v) for v in values):
+        return subject_allows(customer_id, purpose, now)
+    conditions: list[ColumnElement[bool]] = []
+    absent: list[ColumnElement[bool]] = []
+    for found, value in zip(sets, values, strict=True):
+        if len(value) != 1 or found is None:
+            # Irrelevant to this purpose, or holds for nobody (then it must not be required).
+            if found is None and True in value and len(value) == 1:
+                return false()
+            continue
+        if True in value:
+            conditions.append(_probed(customer_id, found))
+        elif found.get_final_froms()[0] is preference_state and found.whereclause is not None:
+            absent.append(found.whereclause)
+        else:
+            conditions.append(not_(_probed(customer_id, found)))
+    if absent:
+        conditions.append(not_(_probed(customer_id, select(preference_state.c.customer_id)
+                                       .where(or_(*absent)))))
+    return and_(*conditions) if conditions else ~false()
+
+
 def subject_allows_listing(customer_id: ColumnElement[int], purpose: Purpose,
                            now: Instant) -> ColumnElement[bool]:
     """`subject_allows` with each flag as `id [NOT] IN (uncorrelated set)`: the filter of a

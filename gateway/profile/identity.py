@@ -84,6 +84,23 @@ def open_column(opener: Opener, row: Any, column: str) -> Any:
     return None if text is None else _typed(column, text)
 
 
+_AAD_PREFIX = {column: f"customers:{column}:".encode() for column in SEALED}  # customer_aad's
+_DATES = frozenset(column for column, kind in SEALED.items() if kind is date)
+
+
+def open_mapped(opener: Opener, mapping: Any, customer_id: int, column: str) -> Any:
+    """`open_column` for a row's mapping already in hand (the read path's per-field loop):
+    the same checks and result, without re-deriving the mapping and the associated data."""
+    blob = mapping[column]
+    if blob is None:
+        return None
+    key = opener.key(customer_id, mapping[KEY_WRAPPED], mapping[KEY_VERSION])
+    if key is None:
+        return None
+    text = unseal(key, _AAD_PREFIX[column] + str(customer_id).encode(), blob)
+    return date.fromisoformat(text) if column in _DATES else text
+
+
 def read_identity(conn: Connection, vault: Vault, customer_id: int) -> dict[str, Any] | None:
     """Every sealed column of `customer_id` in plaintext (None where shredded or unset).
 

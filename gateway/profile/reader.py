@@ -15,7 +15,7 @@ from gateway.privacy.masking import MASKERS, NORMALIZERS
 from gateway.privacy.pseudonyms import Pseudonymizer
 from gateway.privacy.vault import Vault
 from gateway.profile.fields import COLUMNS, FIELDS_BY_NAME
-from gateway.profile.identity import SEALED_COLUMNS, open_column
+from gateway.profile.identity import SEALED_COLUMNS, open_mapped
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,7 @@ def build_view(row: Any, subject: Decision, wanted: tuple[str, ...], reader: Rea
     view = CustomerView(reader.pseudonyms.customer_id(row.id), row.id, subject)
     values, denied, mapping, allowed = view.values, view.denied, row._mapping, subject.allowed
     told = reader.plan.shown(subject.code)  # the audit keeps `subject.code` itself
+    opener, cid = reader.opener, row.id
     for name, code, column, mode in _steps(reader.plan, wanted):
         if code is not None:
             denied[name] = code
@@ -106,7 +107,7 @@ def build_view(row: Any, subject: Decision, wanted: tuple[str, ...], reader: Rea
             values[name] = None
         else:
             # Sealed identifiers are opened here, and only those selected and allowed.
-            raw = mapping[column] if column not in SEALED_COLUMNS else open_column(reader.opener, row, column)
+            raw = mapping[column] if column not in SEALED_COLUMNS else open_mapped(opener, mapping, cid, column)
             plain = raw is None or (mode in _PLAIN_MODES and name != "totalSpent")
             values[name] = raw if plain else shape(name, raw, mode, reader)
     return view

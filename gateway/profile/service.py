@@ -17,14 +17,14 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     BindParameter,
+    ColumnElement,
     Connection,
     Integer,
     Select,
-    and_,
     bindparam,
+    exists,
     false,
     func,
-    or_,
     select,
 )
 
@@ -34,19 +34,23 @@ from gateway.consent.state import (
     page_flag_columns,
     subject_allows,
     subject_allows_listing,
+    subject_allows_rows,
 )
 from gateway.errors import MergedError, ServiceError
 from gateway.linkage.aliases import merged_into
 from gateway.policy import Decision, decide_subject
 from gateway.policy.codes import Code
+from gateway.policy.decision import ALLOW
 from gateway.privacy.masking import NORMALIZERS
 from gateway.privacy.ordering import permuted
 from gateway.privacy.pseudonyms import InvalidPseudonym
+from gateway.privacy.tables import data_keys
+from gateway.profile import order
 from gateway.profile.fields import COLUMNS, DERIVED, FIELDS_BY_NAME, NESTED
-from gateway.profile.identity import BLIND, SEALED_COLUMNS, with_data_key
+from gateway.profile.identity import BLIND, KEY_VERSION, KEY_WRAPPED, SEALED_COLUMNS, with_data_key
 from gateway.profile.nested import load_nested
 from gateway.profile.reader import CustomerView, Reader, build_view
-from gateway.profile.tables import customers
+from gateway.profile.tables import customer_order, customer_order_keys, customers
 from gateway.store.types import UTCDateTime
 
 FILTERABLE = frozenset(
@@ -99,16 +103,18 @@ def _require_usable(reader: Reader, name: str, how: str) -> None:
 # a correlated subquery per subject flag, and its cache key, costs more than running it on SQLite.
 _NOW = bindparam("now", type_=UTCDateTime())
 _LIMIT = bindparam("limit", type_=Integer())
-_AFTER_RANK = bindparam("after_rank", type_=BigInteger())
-_AFTER_ID = bindparam("after_id", type_=Integer())
+_AFTER_POSITION = bindparam("after_position", type_=BigInteger())
 _CUSTOMER = bindparam("customer", type_=Integer())
 _IDS: BindParameter[int] = bindparam("ids", expanding=True)
 _STATEMENTS: dict[tuple[int, str], tuple[Purpose, Select[Any]]] = {}
 
 # The reader's own order of customers (DESIGN.md rule 9 and issue 9): a keyed permutation of
-# the internal id per app, so two apps' listings cannot be joined row for row.
+# the internal id per app, so two apps' listings cannot be joined row for row. Default-order
+# pages read it stored (gateway/profile/order.py); a sort by a field breaks ties with it
+# computed (the same values).
 _RANK_EXPR = permuted(customers.c.id)
 _RANK = _RANK_EXPR.label("_rank")
+_POSITION = customer_order.c.position
 _CURSOR = struct.Struct(">qq")
 
 
@@ -124,7 +130,8 @@ def _statement(purpose: Purpose, kind: str, build: Callable[[], Select[Any]]) ->
 
 
 def _params(reader: Reader, **more: Any) -> dict[str, Any]:
-    return {"now": reader.now, **reader.pseudonyms.order.params(), **more}
+    return {"now": reader.now, "order_audience": reader.pseudonyms.audience,
+            **reader.pseudonyms.order.params(), **more}
 
 
 def _base(reader: Reader) -> Select[Any]:
@@ -136,6 +143,31 @@ def _listed(reader: Reader) -> Select[Any]:
     purpose = reader.plan.purpose
     return _statement(purpose, "listed", lambda: _base(reader).where(
         subject_allows_listing(customers.c.id, purpose, _NOW)))
+
+
+def _ordered_all() -> Select[Any]:
+    """Every customer in the reader's stored order (bind `order_audience` and the order's
+    constants): the customers' rows by primary key, as the order's index range yields them.
+    The constants are checked by an uncorrelated EXISTS (evaluated once, not joined)."""
+    joined = (customer_order
+              .join(customers, customers.c.id == customer_order.c.customer_id)
+              .outerjoin(data_keys, data_keys.c.customer_id == customers.c.id))
+    return (select(customers, _POSITION.label("_position"), data_keys.c.version.label(KEY_VERSION),
+                   data_keys.c.wrapped.label(KEY_WRAPPED))
+            .select_from(joined)
+            .where(customer_order.c.audience == order.AUDIENCE,
+                   exists(select(customer_order_keys.c.audience).where(order.keys_match()))))
+
+
+_ORDERED_ALL = _ordered_all()
+
+
+def _ordered(reader: Reader) -> Select[Any]:
+    """`_listed` in the reader's stored order, the subject condition probed per row (the
+    correlated form: a page visits a few rows, not every customer)."""
+    purpose = reader.plan.purpose
+    return _statement(purpose, "ordered", lambda: _ORDERED_ALL.where(
+        subject_allows_rows(customers.c.id, purpose, _NOW)))
 
 
 def _flags(purpose: Purpose) -> Select[Any]:
@@ -155,21 +187,21 @@ def subject_decisions(conn: Connection, purpose: Purpose, now: Any, ids: list[in
 
 
 def _in_order(stmt: Select[Any]) -> Select[Any]:
-    return stmt.order_by(_RANK, customers.c.id).limit(_LIMIT)
+    return stmt.order_by(_POSITION).limit(_LIMIT)
 
 
 def _after(stmt: Select[Any]) -> Select[Any]:
-    # Keyset paging on (the app's rank, id): stable under inserts, and the same for every page.
-    return stmt.where(or_(_RANK_EXPR > _AFTER_RANK,
-                          and_(_RANK_EXPR == _AFTER_RANK, customers.c.id > _AFTER_ID)))
+    # Keyset paging on (the app's rank, id), one stored column: stable under inserts, and the
+    # same for every page.
+    return stmt.where(_POSITION > _AFTER_POSITION)
 
 
 def _first_page(reader: Reader) -> Select[Any]:
-    return _statement(reader.plan.purpose, "first", lambda: _in_order(_listed(reader)))
+    return _statement(reader.plan.purpose, "first", lambda: _in_order(_ordered(reader)))
 
 
 def _next_page(reader: Reader) -> Select[Any]:
-    return _statement(reader.plan.purpose, "next", lambda: _in_order(_after(_listed(reader))))
+    return _statement(reader.plan.purpose, "next", lambda: _in_order(_after(_ordered(reader))))
 
 
 def _one(reader: Reader) -> Select[Any]:
@@ -188,15 +220,15 @@ def _refuse_sealed(name: str, how: str, field: str) -> None:
         )
 
 
-def _search(reader: Reader, query: CustomerQuery) -> Select[Any]:
-    """The filtered statement, before paging: only customers the purpose may process, and
-    for a filter or sort on a derived value, only those whose profiling is allowed (the
+def _search(reader: Reader, query: CustomerQuery) -> list[ColumnElement[bool]]:
+    """The conditions of the search beside the purpose's own (`_listed`): the filters, and
+    for a filter or sort on a derived value, only customers whose profiling is allowed (the
     others' derived values are withheld, so they must not be found through them either)."""
-    stmt = _listed(reader)
+    conditions: list[ColumnElement[bool]] = []
     used = {name for name, _ in query.filters} | ({query.order_by} if query.order_by else set())
     profiling = _profiling(reader)
     if used & DERIVED and profiling is not reader.plan.purpose:
-        stmt = stmt.where(subject_allows(customers.c.id, profiling, _NOW) if profiling else false())
+        conditions.append(subject_allows(customers.c.id, profiling, _NOW) if profiling else false())
     for name, value in query.filters:
         _require_usable(reader, name, "filtering")
         column_name = COLUMNS[name]
@@ -205,12 +237,12 @@ def _search(reader: Reader, query: CustomerQuery) -> Select[Any]:
             kind, index_column = BLIND[column_name]
             digest = reader.vault.blind.digest(kind, value)
             # A blank value matches nobody (`== None` would match everyone without one).
-            stmt = stmt.where(customers.c[index_column] == digest if digest else false())
+            conditions.append(customers.c[index_column] == digest if digest else false())
             continue
         spec = FIELDS_BY_NAME[name]
         wanted = NORMALIZERS[spec.identifier](value) if spec.identifier else value
-        stmt = stmt.where(customers.c[column_name] == wanted)
-    return stmt
+        conditions.append(customers.c[column_name] == wanted)
+    return conditions
 
 
 def _cursor_context(reader: Reader, query: CustomerQuery) -> bytes:
@@ -247,16 +279,18 @@ def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wante
         if name not in FILTERABLE:
             raise ServiceError(Code.INVALID_INPUT, f"cannot filter by {name}", "filter")
         _refuse_sealed(name, "filtering", "filter")
-    search = _search(reader, query)
+    conditions = _search(reader, query)
+    search = _listed(reader).where(*conditions)
     position = _decode_cursor(reader, query)
     params = _params(reader, limit=query.first + 1)
     if query.order_by is None:
         if position is not None:
-            params.update(after_rank=position[0], after_id=position[1])
-        if not query.filters:
+            params.update(after_position=order.position_of(*position))
+        if not conditions:
             stmt = _first_page(reader) if position is None else _next_page(reader)
         else:
-            stmt = _in_order(search if position is None else _after(search))
+            ordered = _ordered(reader).where(*conditions)
+            stmt = _in_order(ordered if position is None else _after(ordered))
     else:
         # Ties are broken by the app's own rank, never by the internal id: an order shared
         # by all apps would be a join key between their pseudonyms.
@@ -266,12 +300,18 @@ def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wante
         stmt = (search.order_by(column.is_(None), direction, _RANK, customers.c.id)
                 .limit(_LIMIT).offset(offset))
     rows = conn.execute(stmt, params).all()
+    if not rows and query.order_by is None and order.ensure(
+            conn, reader.pseudonyms.audience, reader.pseudonyms.order):
+        rows = conn.execute(stmt, params).all()  # the audience's order was not stored yet
     has_next = len(rows) > query.first
     rows = rows[: query.first]
-    views = _views(conn, reader, rows, tuple(wanted))
+    # Every listing statement holds the purpose's subject condition (`_listed`, `_ordered`):
+    # the rows it returns are the ones `decide_subject` allows, as of that one statement, so
+    # their decisions need no second lookup (issue 15, target 5).
+    views = _views(conn, reader, rows, tuple(wanted), listed=True)
     end: str | None = None
     if rows:
-        last = ((rows[-1]._rank, rows[-1].id) if query.order_by is None
+        last = (order.rank_and_id(rows[-1]._position) if query.order_by is None
                 else ((position[0] if position else 0) + len(rows), 0))
         end = reader.pseudonyms.seal(_CURSOR.pack(*last), _cursor_context(reader, query))
 
@@ -329,9 +369,15 @@ def _withhold_unprofiled(conn: Connection, reader: Reader, views: list[CustomerV
                 view.denied[name] = code
 
 
-def _views(conn: Connection, reader: Reader, rows: Sequence[Any], wanted: tuple[str, ...]) -> list[CustomerView]:
-    decisions = subject_decisions(conn, reader.plan.purpose, reader.now, [row.id for row in rows])
-    views = [build_view(row, decisions[row.id], wanted, reader) for row in rows]
+def _views(conn: Connection, reader: Reader, rows: Sequence[Any], wanted: tuple[str, ...],
+           listed: bool = False) -> list[CustomerView]:
+    """The views of `rows`; `listed`: the rows of a statement that held the purpose's subject
+    condition, so each one's decision is the allowing one."""
+    if listed:
+        views = [build_view(row, ALLOW, wanted, reader) for row in rows]
+    else:
+        decisions = subject_decisions(conn, reader.plan.purpose, reader.now, [row.id for row in rows])
+        views = [build_view(row, decisions[row.id], wanted, reader) for row in rows]
     _withhold_unprofiled(conn, reader, views, wanted)
     for name in NESTED.intersection(wanted):
         ids = [v.internal_id for v in views if name in v.values]

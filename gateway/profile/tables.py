@@ -130,3 +130,28 @@ interactions = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
 )
 Index("ix_interactions_customer_occurred", interactions.c.customer_id, interactions.c.occurred_at)
+
+# Each audience's own default order of customers, stored (gateway/profile/order.py): the
+# constants of its keyed permutation, and one row per customer whose `position` is
+# rank * 2^31 + id (unique, in (rank, id) order), so a page is a range of the primary key.
+# Rows are added by a trigger on `customers` (migration 0015_readplan_order) and go with
+# their customer (cascade).
+customer_order_keys = Table(
+    "customer_order_keys",
+    metadata,
+    Column("audience", String(64), primary_key=True),
+    Column("a1", BigInteger, nullable=False),
+    Column("b1", BigInteger, nullable=False),
+    Column("a2", BigInteger, nullable=False),
+    Column("b2", BigInteger, nullable=False),
+)
+
+customer_order = Table(
+    "customer_order",
+    metadata,
+    Column("audience", String(64), ForeignKey("customer_order_keys.audience", ondelete="CASCADE"),
+           primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("customer_id", Integer, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+)

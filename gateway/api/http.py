@@ -54,6 +54,7 @@ from gateway.auth.documents import DocumentRegistry, document_hash
 from gateway.ops.metrics import AUDIT_APPEND_SECONDS, UNAVAILABLE, observe_pool
 from gateway.ops.observe import RequestFacts, observe
 from gateway.policy.codes import Code
+from gateway.profile.order import stored_during
 
 logger = logging.getLogger("gateway.http")
 
@@ -347,7 +348,11 @@ class GraphQLEndpoint:
                 conn.rollback()  # an unexpected failure keeps none of a mutation's writes
             _note(facts, ctx)
             services = self.services
-            committer = self.committer if _changes_nothing(params, max_tokens) and not registers else None
+            # A read that stored its app's default order (its first listing) commits that write
+            # with its own entry, like a registration; other reads leave nothing to commit.
+            wrote = stored_during(conn)
+            committer = self.committer if _changes_nothing(params, max_tokens) and not registers \
+                and not wrote else None
             if committer is not None:
                 conn.rollback()  # a read: nothing to commit with the entry
             else:

@@ -37,6 +37,10 @@ from gateway.profile.tables import customer_order, customer_order_keys, customer
 SHIFT = 2**31  # position = rank * SHIFT + id
 _ID_MASK = SHIFT - 1
 AUDIENCE = bindparam("order_audience", type_=customer_order_keys.c.audience.type)
+# Set on the connection's info by `ensure` when it wrote: a read that stored its app's order
+# must commit that write (with its own audit entry), not roll it back as reads do, or every
+# later page of the app would rebuild the whole order again (`stored_during`).
+_WROTE = "gateway.profile.order.stored"
 
 
 def position_of(rank: int, internal_id: int) -> int:
@@ -83,4 +87,11 @@ def ensure(conn: Connection, audience: str, key: OrderKey) -> bool:
         # new audience for a few rows and sorts all of its customers instead of walking the
         # index (112 ms for 2,000 customers, where the walk takes 1).
         conn.execute(text("ANALYZE customer_order"))
+    conn.info[_WROTE] = True
     return True
+
+
+def stored_during(conn: Connection) -> bool:
+    """True once after `ensure` stored an order on `conn` (the flag is cleared): the caller's
+    transaction holds that write and must be committed, not rolled back."""
+    return bool(conn.info.pop(_WROTE, False))

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from gateway.privacy.ordering import order_key
 from gateway.profile.order import ensure, position_of, rank_and_id
-from gateway.profile.tables import customer_order, customers
+from gateway.profile.tables import customer_order, customer_order_keys, customers
 from gateway.store.db import make_engine
 from gateway.store.migrate import upgrade
 from gateway.store.types import utcnow
 from tests.databases import DatabaseFactory
+from tests.harness import Gateway
 
 MASTER = bytes(range(32))
 OTHER_MASTER = bytes(range(1, 33))
@@ -100,3 +101,32 @@ def test_an_order_made_with_other_constants_is_rebuilt(engine: Engine) -> None:
         # then: the order is rebuilt with them
         assert rebuilt
         assert _stored(conn, "app:1") == {cid: position_of(new.rank(cid), cid) for cid in ids}
+
+
+def test_a_new_apps_first_listing_stores_its_order_for_good(fresh_gateway: Gateway) -> None:
+    # given: an app whose order is not stored (created without `apps create`), and reads
+    # whose audit entries go through the group commit (their transaction is rolled back)
+    gw = fresh_gateway
+    assert gw.services.settings.audit_group_commit
+    gw.add_app("marketing", "late-marketing")
+    audience = gw.services.pseudonyms.for_app(gw.callers["late-marketing"].app_id).audience
+    page = "{ customers(first: 3) { nodes { id } } }"
+
+    def stored() -> set[str]:
+        with gw.engine.connect() as conn:
+            return set(conn.execute(select(customer_order_keys.c.audience)).scalars())
+
+    assert audience not in stored()
+    # when: the app lists customers
+    answer = gw.post(page, app="late-marketing", purpose="marketing_email")
+    first = answer.json()
+    # then: its order was committed with that read, so the next page does not build it again
+    assert audience in stored()
+    with gw.engine.connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(customer_order)
+                            .where(customer_order.c.audience == audience)).scalar_one()
+        assert rows == conn.execute(select(func.count()).select_from(customers)).scalar_one()
+    again = gw.post(page, app="late-marketing", purpose="marketing_email").json()
+    assert again == first and len(first["data"]["customers"]["nodes"]) == 3
+    # and: the read that stored it is audited like any other
+    assert gw.audit_entry(answer.headers["X-Request-Id"]).operation == "customers"

@@ -217,8 +217,10 @@ def test_a_read_whose_entry_cannot_be_committed_is_not_answered(fresh_gateway: G
 
 def test_an_answer_leaves_only_after_its_entry_is_committed(fresh_gateway: Gateway,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    # given: a committer held back before it writes
+    # given: an app that listed once (its first listing stored its order and committed that
+    # write with its own entry, as writes do), and a committer held back before it writes
     gw = fresh_gateway
+    assert gw.post(READ).status_code == 200
     release = threading.Event()
     real = group_module.append_many
 

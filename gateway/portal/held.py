@@ -1,8 +1,8 @@
 """The portal's section of a person's export and erasure: sessions, sign-in links and codes,
 receipts.
 
-Registered under the name `sessions` (replacing the placeholder gateway/rights/held.py set
-up for it). The export lists when the person signed in and the receipts they were given;
+Registered under the name `sessions` when gateway/rights/held.py imports this module (as
+it imports every later domain's section). The export lists when the person signed in and the receipts they were given;
 the erasure deletes them all (the tables also cascade from `customers`).
 """
 

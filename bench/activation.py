@@ -64,9 +64,12 @@ CHUNK = 5000
 
 
 @contextlib.contextmanager
-def database(kind: str, workdir: Path, reuse: str | None = None) -> Iterator[str]:
+def database(kind: str, workdir: Path, reuse: str | None = None,
+             seed_into: str | None = None) -> Iterator[str]:
     if reuse is not None:
         yield reuse
+    elif seed_into is not None:
+        yield seed_into
     elif kind == "postgresql":
         with postgres_database() as url:
             yield url
@@ -381,6 +384,8 @@ def main() -> None:
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--reuse", metavar="URL", help="a database seeded by an earlier run "
                         "(kept: a run killed after seeding, or a copy); its size must be --customers")
+    parser.add_argument("--seed-into", metavar="URL", help="seed this existing empty database "
+                        "(created by the caller, kept afterwards for --reuse; the caller drops it)")
     args = parser.parse_args()
 
     from dataclasses import replace
@@ -393,7 +398,7 @@ def main() -> None:
 
     out: dict[str, Any] = {"db": args.db, "customers": args.customers, "runs": args.runs,
                            "note": "2 shared cores; medians"}
-    with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp), args.reuse) as url, receiver() as (base, _proc):
+    with tempfile.TemporaryDirectory() as tmp, database(args.db, Path(tmp), args.reuse, args.seed_into) as url, receiver() as (base, _proc):
         upgrade(url)
         settings = Settings(database_url=url, master_key=MASTER_KEY, policy_dir=POLICY_DIR,
                             master_key_file=Path(tmp) / "master.key")

@@ -200,6 +200,43 @@ def _reached(channel: str) -> Select[Any]:
 # form reads a few index entries where a set is read whole.
 
 
+class FactSet(NamedTuple):
+    """One set a fact holds for: the fact holds for a customer in any of its sets."""
+
+    fact: int  # its index in the order of Facts (the flags first)
+    found: Select[Any]  # one column: customer ids, or address digests; at most one row each
+    key: ColumnElement[Any]  # the column of `customers` the set is matched on
+
+
+def fact_sets(purpose: Purpose, channel: str, now: datetime,
+              there: Present = ALL_PRESENT) -> list[FactSet]:
+    """Every set of every fact of `reason` (reachability is a column: `reachable`), each of
+    at most one row per customer or digest. A fact with no set holds for nobody.
+
+    Bound parameter `now_epoch` (see `capped`).
+    """
+    cid = customers.c.id
+    sets = [FactSet(i, found, cid) for i, found in enumerate(flag_sets(purpose, now))
+            if found is not None]  # one row per customer at most (their primary keys)
+    s = activation_suppressions.c
+    live = _live_suppression(channel, now)
+    held = len(SubjectFlags._fields)
+    if "customer" in there.scopes:
+        sets.append(FactSet(held, select(s.customer_id).where(
+            s.scope == "customer", live, s.customer_id.is_not(None)).distinct(), cid))
+    for scope, column in (("email", customers.c.email_bidx), ("phone", customers.c.phone_bidx)):
+        if scope in there.scopes:
+            sets.append(FactSet(held, select(s.digest).where(
+                s.scope == scope, live, s.digest.is_not(None)).distinct(), column))
+    if channel in CAPPED_CHANNELS and there.caps:
+        sets.append(FactSet(held + 2, _reached(channel), cid))
+    return sets
+
+
+REACHABLE = len(SubjectFlags._fields) + 1  # the index of the one fact that is a column
+N_FACTS = len(SubjectFlags._fields) + 3  # the flags, suppressed, reachable, capped
+
+
 class AudienceFacts(NamedTuple):
     """An audience's from-clause with the facts joined in, and the facts over it."""
 
@@ -214,41 +251,17 @@ def audience_facts(source: FromClause, purpose: Purpose, channel: str, now: date
 
     Bound parameter `now_epoch` (see `capped`).
     """
-    cid = customers.c.id
-
-    def _joined(source: FromClause, found: Select[Any] | None, column: ColumnElement[Any],
-                key: str = "customer_id") -> tuple[FromClause, ColumnElement[bool]]:
-        if found is None:
-            return source, false()
-        if not joined:
+    held: list[list[ColumnElement[bool]]] = [[] for _ in range(N_FACTS)]
+    for fs in fact_sets(purpose, channel, now, there):
+        if joined:
+            sub = fs.found.subquery()
+            source = source.outerjoin(sub, sub.c[0] == fs.key)
+            held[fs.fact].append(sub.c[0].is_not(None))
+        else:
             # NULL never in the sets: `x IN (..., NULL)` is NULL, not false, for an x not in it.
-            return source, column.in_(found.where(found.selected_columns[0].is_not(None)))
-        sub = found.subquery()
-        return source.outerjoin(sub, sub.c[key] == column), sub.c[key].is_not(None)
-
-    exprs: list[ColumnElement[bool]] = []
-    for found in flag_sets(purpose, now):  # at most one row per customer (their primary keys)
-        source, fact = _joined(source, found, cid)
-        exprs.append(fact)
-    s = activation_suppressions.c
-    live = _live_suppression(channel, now)
-    held: list[ColumnElement[bool]] = []
-    if "customer" in there.scopes:
-        source, fact = _joined(source, select(s.customer_id).where(
-            s.scope == "customer", live, s.customer_id.is_not(None)).distinct(), cid)
-        held.append(fact)
-    for scope, column in (("email", customers.c.email_bidx), ("phone", customers.c.phone_bidx)):
-        if scope in there.scopes:
-            source, fact = _joined(source, select(s.digest).where(
-                s.scope == scope, live, s.digest.is_not(None)).distinct(), column, "digest")
-            held.append(fact)
-    exprs.append(or_(*held) if held else false())
-    exprs.append(reachable(channel))
-    if channel in CAPPED_CHANNELS and there.caps:
-        source, fact = _joined(source, _reached(channel), cid)
-    else:
-        fact = false()
-    exprs.append(fact)
+            held[fs.fact].append(fs.key.in_(fs.found.where(fs.found.selected_columns[0].is_not(None))))
+    exprs = [or_(*found) if found else false() for found in held]
+    exprs[REACHABLE] = reachable(channel)
     return AudienceFacts(source, tuple(exprs))
 
 

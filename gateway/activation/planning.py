@@ -1,7 +1,8 @@
 """A campaign's audience through the gate, in bulk: counts per reason, and the enqueue.
 
 Both run as one SQL statement over the audience's SQL form (a segment's rule, or the stored
-list, over `customers`). Each group of facts is decided by `gateway.activation.gate.reason`; the enqueue
+list, over `customers`). The counts come per combination of facts (gateway/activation/
+tally.py), each decided by `gateway.activation.gate.reason`; the enqueue
 inserts exactly the customers for whom `gate.allowed_condition` (derived from that same
 function) holds, with `ON CONFLICT DO NOTHING` on the campaign-and-customer key.
 """
@@ -12,9 +13,8 @@ from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Integer, String, case, cast, func, literal, select
+from sqlalchemy import Connection, Integer, String, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import False_, True_
 
 from gateway.activation.destinations import Destination
 from gateway.activation.gate import (
@@ -27,6 +27,7 @@ from gateway.activation.gate import (
 )
 from gateway.activation.service import Activation
 from gateway.activation.tables import activation_messages
+from gateway.activation.tally import tally
 from gateway.profile.tables import customers
 from gateway.store.types import UTCDateTime
 
@@ -39,37 +40,18 @@ def count_reasons(conn: Connection, activation: Activation, campaign: Campaign,
     purpose = activation.purposes.by_name[campaign.purpose]
     audience = campaign.audience(activation.purposes)
     source, condition = audience.sql(conn, now)
-    joined = _joins(conn)
-    found = audience_facts(source, purpose, destination.channel, now,
-                           present(conn, destination.channel, now), joined=joined)
-    # PostgreSQL groups on the facts themselves (booleans: it then expects a handful of groups
-    # and aggregates in memory, in parallel workers when it has them); SQLite on the facts
-    # packed into one integer (bit i: fact i), as it sorts to group and one key sorts faster
-    # than seven. Each group is unpacked and decided by `reason` here.
-    # A fact that is constant here (false(): nobody has that kind of entry, or the purpose
-    # has no such flag) is not grouped on (PostgreSQL refuses a constant in GROUP BY).
-    fixed = {i: _constant(fact) for i, fact in enumerate(found.exprs)}
-    varying = [i for i, value in fixed.items() if value is None]
-    keys: list[Any]
-    if joined:
-        keys = [found.exprs[i].label(f"f{i}") for i in varying]
-    else:
-        keys = [sum((case((found.exprs[i], 1 << i), else_=0) for i in varying),
-                    literal(0, Integer)).label("facts")]
-    grouped = (select(*keys, func.count().label("n")).select_from(found.source)
-               .where(condition).group_by(*keys))
+    counts = tally(conn, source, condition, purpose, destination.channel, now,
+                   present(conn, destination.channel, now))
+    # Each combination of facts the audience has is decided by `reason` (the gate itself).
     excluded: Counter[str] = Counter()
     matched = 0
-    for row in conn.execute(grouped, {"now_epoch": epoch(now)}):
-        got = dict(zip(varying, tuple(row)[:-1], strict=True)) if joined else {
-            i: int(row.facts) >> i & 1 for i in varying}
-        values = tuple(got[i] if fixed[i] is None else fixed[i] for i in range(len(fixed)))
+    for values, n in counts.items():
         code = reason(purpose, facts_of(values))
-        matched += int(row.n)
+        matched += n
         if code is None:
-            result.eligible += int(row.n)
+            result.eligible += n
         else:
-            excluded[code.value] += int(row.n)
+            excluded[code.value] += n
     stored = audience.stored(conn)
     result.audience = matched if stored is None else stored
     result.missing = result.audience - matched
@@ -110,12 +92,3 @@ def enqueue(conn: Connection, activation: Activation, campaign: Campaign,
 def _joins(conn: Connection) -> bool:
     """Whether the facts are outer joins (PostgreSQL) or `IN (set)` (SQLite): see gate.py."""
     return conn.dialect.name == "postgresql"
-
-
-def _constant(fact: Any) -> bool | None:
-    """The value of a fact that is a constant (`true()` / `false()`), else None."""
-    if isinstance(fact, True_):
-        return True
-    if isinstance(fact, False_):
-        return False
-    return None

@@ -40,6 +40,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     not_,
     null,
     or_,
@@ -174,8 +175,8 @@ def _probe(fs: FactSet) -> ColumnElement[bool]:
 
 def _ids(fs: FactSet) -> Select[Any]:
     """The customers a sparse set holds for (a set of digests: the customers with them)."""
-    if fs.key is customers.c.id:
-        return select(fs.found.selected_columns[0]).where(fs.found.selected_columns[0].is_not(None))
+    if fs.key is customers.c.id:  # never NULL: each set reads a NOT NULL column or drops NULLs
+        return fs.found
     other = customers.alias("by_digest")
     return select(other.c.id).where(other.c[fs.key.name].in_(
         fs.found.where(fs.found.selected_columns[0].is_not(None))))
@@ -215,7 +216,8 @@ def _split(source: FromClause, condition: ColumnElement[bool], sets: list[FactSe
         packed = _bits(exprs_b, varying_b).label("facts")
         part_b = (select(packed, func.count().label("n0"),
                          *(null().label(f"n{v}") for v in range(1, width)))
-                  .select_from(source).where(condition, cid.in_(anyone)).group_by(packed))
+                  .select_from(source).where(condition, cid.in_(anyone))
+                  .group_by(literal_column("facts")))  # by its name: the packing once per row
         stmt = union_all(part_a, part_b)
 
     def decode(row: Any) -> Iterator[tuple[FactValues, int]]:

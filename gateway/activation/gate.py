@@ -10,8 +10,8 @@ One decision, in one function (`reason`), over facts that SQL computes in bulk:
 - the customer's frequency cap on the channel from the preference center, counted over the
   messages actually sent, by every campaign and trigger.
 
-A dry run groups the audience by these facts in SQL (each an outer join of the audience to
-the set it holds for: `audience_facts`) and maps each group through `reason`;
+A dry run counts the audience per combination of these facts in SQL (each fact the set it
+holds for, `fact_sets`; gateway/activation/tally.py) and maps each through `reason`;
 the worker decides each message of a batch through `reason` when it leaves; a plan enqueues
 the audience where the SQL twin of `reason` (`allowed_condition`) holds. The three cannot
 drift apart: the SQL twin is derived from `reason` itself, as `subject_allows` is derived

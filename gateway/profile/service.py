@@ -164,10 +164,13 @@ _ORDERED_ALL = _ordered_all()
 
 def _ordered(reader: Reader) -> Select[Any]:
     """`_listed` in the reader's stored order, the subject condition probed per row (the
-    correlated form: a page visits a few rows, not every customer)."""
+    correlated form: a page visits a few rows, not every customer). The probes name the
+    order's own `customer_id` (equal to `customers.id` by the join), so PostgreSQL checks
+    them on the order's index scan, before it fetches a customer row: a customer the purpose
+    may not process costs its probes only, not a fetch of its (wide) row as well."""
     purpose = reader.plan.purpose
     return _statement(purpose, "ordered", lambda: _ORDERED_ALL.where(
-        subject_allows_rows(customers.c.id, purpose, _NOW)))
+        subject_allows_rows(customer_order.c.customer_id, purpose, _NOW)))
 
 
 def _flags(purpose: Purpose) -> Select[Any]:

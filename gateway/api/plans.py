@@ -99,7 +99,8 @@ class Shape:
     wanted: tuple[str, ...]  # the personal fields, as the resolver's `requested` finds them
     locations: dict[int, list[dict[str, int]]]  # of the node fields' errors, by id(node)
     nested: dict[str, tuple[str, ...]]  # the item keys served of each nested list
-    steps: tuple[tuple[str, Leaf, int, tuple[Leaf, ...] | None], ...]  # see `_node`
+    # (name, leaf, kind, items, the locations of its errors) of each field: see `_node`
+    steps: tuple[tuple[str, Leaf, int, tuple[Leaf, ...] | None, list[dict[str, int]]], ...]
 
 
 def _leaf(node: FieldNode, parent: GraphQLObjectType) -> Leaf:
@@ -176,7 +177,7 @@ def shape_of(schema: GatewaySchema, document: DocumentNode) -> Shape:
     wanted = tuple(f.leaf.name for f in fields if f.leaf.name != "id")
     locations = {id(f.leaf.node): Withheld.location_of(f.leaf.node) for f in fields}
     nested = {f.leaf.name: tuple(i.attr for i in f.items) for f in fields if f.items is not None}
-    steps = tuple((f.leaf.name, f.leaf, _kind(f), f.items) for f in fields)
+    steps = tuple((f.leaf.name, f.leaf, _kind(f), f.items, locations[id(f.leaf.node)]) for f in fields)
     return Shape(operation.name.value if operation.name else None, first, tuple(fields), wanted,
                  locations, nested, steps)
 
@@ -214,8 +215,9 @@ def run(shape: Shape, ctx: RequestContext, settings: Settings) -> dict[str, Any]
         page = service.list_customers(ctx.conn, reader, service.CustomerQuery(first=first), shape.wanted,
                                       shape.nested)
         ctx.record("customers", page.views, shape.wanted)
-        ctx.withheld.know(shape.locations)
-        return {"customers": {"nodes": [_node(shape, ctx, i, view) for i, view in enumerate(page.views)]}}
+        extensions: dict[Code, dict[str, str]] = {}
+        return {"customers": {"nodes": [_node(shape, ctx, i, view, extensions)
+                                        for i, view in enumerate(page.views)]}}
     except (ServiceError, GraphQLError, _Refuse, TypeError, ValueError, KeyError, AttributeError):
         return None
 
@@ -223,10 +225,11 @@ def run(shape: Shape, ctx: RequestContext, settings: Settings) -> dict[str, Any]
 _ABSENT: Any = object()
 
 
-def _node(shape: Shape, ctx: RequestContext, index: int, view: Any) -> dict[str, Any]:
+def _node(shape: Shape, ctx: RequestContext, index: int, view: Any,
+          extensions: dict[Code, dict[str, str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    values, denied, add = view.values, view.denied, ctx.withheld.add
-    for name, leaf, kind, items in shape.steps:
+    values, denied, error = view.values, view.denied, ctx.withheld.error
+    for name, leaf, kind, items, location in shape.steps:
         if kind == _ID:
             out[name] = leaf.serialize(view.id)
             continue
@@ -236,8 +239,9 @@ def _node(shape: Shape, ctx: RequestContext, index: int, view: Any) -> dict[str,
             code: Code | None = denied.get(name)
             if code is None:
                 raise _Refuse(name)
-            # As the general path's execution context: null, and a note at the field's path.
-            add(["customers", "nodes", index, name], leaf.node, code)
+            # As the general path's execution context: null, and an error at the field's path
+            # (formatted here, as `Withheld.errors` formats the general path's notes).
+            error(["customers", "nodes", index, name], location, code, extensions)
             out[name] = None
         elif value is None:
             out[name] = None

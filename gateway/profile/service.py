@@ -353,7 +353,8 @@ def _withhold_unprofiled(conn: Connection, reader: Reader, views: list[CustomerV
     """Withhold derived values of customers whose profiling is not allowed, whatever the
     caller's purpose: segments and scores are the product of profiling (Art. 21-22), so an
     objection or restriction stops them being served at once, not only at the next run."""
-    derived = [n for n in wanted if n in DERIVED]
+    # A derived field the plan withholds is in no view's values: only the allowed ones matter.
+    derived = [n for n in wanted if n in DERIVED and reader.plan.access(n).allowed]
     if not derived:
         return
     profiling = _profiling(reader)

@@ -16,10 +16,10 @@ import logging
 import time
 import uuid
 from collections import Counter
-from operator import itemgetter
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import anyio

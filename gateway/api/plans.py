@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from math import isfinite
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -245,12 +245,10 @@ def _node(shape: Shape, ctx: RequestContext, index: int, view: Any,
             out[name] = None
         elif value is None:
             out[name] = None
-        elif kind == _STR and value.__class__ is str:
-            out[name] = value
-        elif kind == _INT and value.__class__ is int and _MIN_INT <= value <= _MAX_INT:
-            out[name] = value
-        elif kind == _FLOAT and value.__class__ is float and isfinite(value):
-            out[name] = value
+        elif ((kind == _STR and value.__class__ is str)
+              or (kind == _INT and value.__class__ is int and _MIN_INT <= value <= _MAX_INT)
+              or (kind == _FLOAT and value.__class__ is float and isfinite(value))):
+            out[name] = value  # its own serialisation (see `_kind`)
         elif items is not None:
             if len(items) == 1:
                 item_leaf = items[0]

@@ -24,11 +24,14 @@ EXPIRY_REVEALS = "country"  # the catalogued field whose decision a consent's ex
 # The page's customer ids, expanded at execution: each statement is built (and its cache key
 # computed) once per process, not once per request.
 _IDS: BindParameter[int] = bindparam("ids", expanding=True)
+# Newest first; the id breaks ties of `ordered_at`, so that every statement over orders (all
+# columns, or a compiled plan's few) lists a customer's orders in the same order.
+_ORDER_OF_ORDERS = (orders.c.customer_id, orders.c.ordered_at.desc(), orders.c.id.desc())
 _ORDERS = (
     select(orders.c.customer_id, orders.c.number, orders.c.ordered_at, orders.c.status,
            orders.c.channel, orders.c.item_count, orders.c.total_cents, orders.c.currency)
     .where(orders.c.customer_id.in_(_IDS))
-    .order_by(orders.c.customer_id, orders.c.ordered_at.desc())
+    .order_by(*_ORDER_OF_ORDERS)
 )
 _INTERACTIONS = (
     select(interactions.c.customer_id, interactions.c.kind, interactions.c.channel,
@@ -75,16 +78,19 @@ _ORDER_COLUMNS = {"number": orders.c.number, "ordered_at": orders.c.ordered_at,
                   "item_count": orders.c.item_count, "currency": orders.c.currency,
                   "total": orders.c.total_cents}
 _ORDERS_OF: dict[tuple[str, ...], Any] = {}
+_MAX_ORDERS_OF = 256  # distinct selections kept (they come from registered documents)
 
 
 def _orders_of(fields: tuple[str, ...]) -> Any:
     """`_ORDERS` selecting the columns of `fields` only (in the same order of rows)."""
     found = _ORDERS_OF.get(fields)
     if found is None:
+        if len(_ORDERS_OF) >= _MAX_ORDERS_OF:
+            _ORDERS_OF.clear()  # a bound, not an LRU
         found = _ORDERS_OF[fields] = (
             select(orders.c.customer_id, *(_ORDER_COLUMNS[f] for f in fields))
             .where(orders.c.customer_id.in_(_IDS))
-            .order_by(orders.c.customer_id, orders.c.ordered_at.desc()))
+            .order_by(*_ORDER_OF_ORDERS))
     return found
 
 

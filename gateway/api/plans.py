@@ -27,6 +27,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,7 @@ class Leaf:
     # A str is its own serialisation for String and ID (graphql-core returns it as is):
     # the common case skips the call.
     str_is_itself: bool = False
+    kind: str = ""  # the scalar type's name
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class Shape:
     fields: tuple[Field, ...]
     wanted: tuple[str, ...]  # the personal fields, as the resolver's `requested` finds them
     locations: dict[int, list[dict[str, int]]]  # of the node fields' errors, by id(node)
+    nested: dict[str, tuple[str, ...]]  # the item keys served of each nested list
+    # (name, leaf, kind, items, the locations of its errors) of each field: see `_node`
+    steps: tuple[tuple[str, Leaf, int, tuple[Leaf, ...] | None, list[dict[str, int]]], ...]
 
 
 def _leaf(node: FieldNode, parent: GraphQLObjectType) -> Leaf:
@@ -114,7 +119,8 @@ def _leaf(node: FieldNode, parent: GraphQLObjectType) -> Leaf:
         kind = item.of_type
     if not isinstance(kind, GraphQLScalarType) or node.selection_set is not None:
         raise _Refuse(name)
-    return Leaf(name, node, kind.serialize, is_list, to_snake_case(name), kind.name in ("String", "ID"))
+    return Leaf(name, node, kind.serialize, is_list, to_snake_case(name), kind.name in ("String", "ID"),
+                kind.name)
 
 
 def _fields(node: FieldNode) -> list[FieldNode]:
@@ -170,8 +176,31 @@ def shape_of(schema: GatewaySchema, document: DocumentNode) -> Shape:
             raise _Refuse(name)
     wanted = tuple(f.leaf.name for f in fields if f.leaf.name != "id")
     locations = {id(f.leaf.node): Withheld.location_of(f.leaf.node) for f in fields}
+    nested = {f.leaf.name: tuple(i.attr for i in f.items) for f in fields if f.items is not None}
+    steps = tuple((f.leaf.name, f.leaf, _kind(f), f.items, locations[id(f.leaf.node)]) for f in fields)
     return Shape(operation.name.value if operation.name else None, first, tuple(fields), wanted,
-                 locations)
+                 locations, nested, steps)
+
+
+# How `_node` completes a field: the id, a nested list, a list of scalars, or a scalar whose
+# serialisation is known for the common Python type (String/ID: a str is itself; Int: an int
+# within GraphQL's 32 bits is itself; Float: a finite float is itself), others through the
+# schema's serialiser. These are graphql-core's own rules (serialize_int, serialize_float),
+# checked first so the common value skips the call.
+_ID, _NESTED, _LIST, _STR, _INT, _FLOAT, _OTHER = range(7)
+_SCALAR_KINDS = {"String": _STR, "ID": _STR, "Int": _INT, "Float": _FLOAT}
+_MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
+
+
+def _kind(field: Field) -> int:
+    leaf = field.leaf
+    if leaf.name == "id":
+        return _ID
+    if field.items is not None:
+        return _NESTED
+    if leaf.is_list:
+        return _LIST
+    return _SCALAR_KINDS.get(leaf.kind, _OTHER)
 
 
 def run(shape: Shape, ctx: RequestContext, settings: Settings) -> dict[str, Any] | None:
@@ -183,37 +212,51 @@ def run(shape: Shape, ctx: RequestContext, settings: Settings) -> dict[str, Any]
     try:
         ctx.begin("customers")
         reader = ctx.reader()
-        page = service.list_customers(ctx.conn, reader, service.CustomerQuery(first=first), shape.wanted)
+        page = service.list_customers(ctx.conn, reader, service.CustomerQuery(first=first), shape.wanted,
+                                      shape.nested)
         ctx.record("customers", page.views, shape.wanted)
-        ctx.withheld.know(shape.locations)
-        return {"customers": {"nodes": [_node(shape, ctx, i, view) for i, view in enumerate(page.views)]}}
+        extensions: dict[Code, dict[str, str]] = {}
+        return {"customers": {"nodes": [_node(shape, ctx, i, view, extensions)
+                                        for i, view in enumerate(page.views)]}}
     except (ServiceError, GraphQLError, _Refuse, TypeError, ValueError, KeyError, AttributeError):
         return None
 
 
-def _node(shape: Shape, ctx: RequestContext, index: int, view: Any) -> dict[str, Any]:
+_ABSENT: Any = object()
+
+
+def _node(shape: Shape, ctx: RequestContext, index: int, view: Any,
+          extensions: dict[Code, dict[str, str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    values, denied, add = view.values, view.denied, ctx.withheld.add
-    for field in shape.fields:
-        leaf = field.leaf
-        name = leaf.name
-        if name == "id":
+    values, denied, error = view.values, view.denied, ctx.withheld.error
+    for name, leaf, kind, items, location in shape.steps:
+        if kind == _ID:
             out[name] = leaf.serialize(view.id)
             continue
-        code: Code | None = denied.get(name)
-        if code is not None:
-            # As the general path's execution context: null, and a note at the field's path.
-            add(["customers", "nodes", index, name], leaf.node, code)
+        # A view holds each wanted field either in `values` (allowed) or in `denied` (its code).
+        value = values.get(name, _ABSENT)
+        if value is _ABSENT:
+            code: Code | None = denied.get(name)
+            if code is None:
+                raise _Refuse(name)
+            # As the general path's execution context: null, and an error at the field's path
+            # (formatted here, as `Withheld.errors` formats the general path's notes).
+            error(["customers", "nodes", index, name], location, code, extensions)
             out[name] = None
-            continue
-        if name not in values:
-            raise _Refuse(name)
-        value = values[name]
-        if value is None:
+        elif value is None:
             out[name] = None
-        elif field.items is not None:
-            out[name] = [{f.name: _scalar(f, item[f.attr]) for f in field.items} for item in value]
-        elif leaf.is_list:
+        elif ((kind == _STR and value.__class__ is str)
+              or (kind == _INT and value.__class__ is int and _MIN_INT <= value <= _MAX_INT)
+              or (kind == _FLOAT and value.__class__ is float and isfinite(value))):
+            out[name] = value  # its own serialisation (see `_kind`)
+        elif items is not None:
+            if len(items) == 1:
+                item_leaf = items[0]
+                key, attr = item_leaf.name, item_leaf.attr
+                out[name] = [{key: _scalar(item_leaf, item[attr])} for item in value]
+            else:
+                out[name] = [{f.name: _scalar(f, item[f.attr]) for f in items} for item in value]
+        elif kind == _LIST:
             out[name] = [_scalar(leaf, item) for item in value]
         else:
             out[name] = _scalar(leaf, value)

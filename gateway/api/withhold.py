@@ -29,19 +29,28 @@ from gateway.policy.codes import Code
 class Withheld:
     """The withheld fields of one request, in execution order."""
 
-    __slots__ = ("_locations", "notes")
+    __slots__ = ("_locations", "formatted", "notes")
 
     def __init__(self) -> None:
         self.notes: list[tuple[list[str | int], FieldNode, Code]] = []
         self._locations: dict[int, list[dict[str, int]]] = {}
+        # Errors a compiled plan formatted itself (gateway/api/plans.py), in answer order;
+        # a request has these or notes, never both (a plan that gives way starts afresh).
+        self.formatted: list[dict[str, Any]] = []
 
     def add(self, path: list[str | int], node: FieldNode, code: Code) -> None:
         self.notes.append((path, node, code))
 
-    def know(self, locations: dict[int, list[dict[str, int]]]) -> None:
-        """Locations of field nodes worked out beforehand (a compiled plan's), by `id(node)`;
-        the plan keeps its nodes alive, so the ids stay theirs."""
-        self._locations.update(locations)
+    def error(self, path: list[str | int], location: list[dict[str, int]], code: Code,
+              extensions: dict[Code, dict[str, str]]) -> None:
+        """Note a withheld field already formatted, as `errors` would format its note: the
+        same message, locations, path and `extensions` (one object per code, `extensions`
+        keeping them for the request)."""
+        ext = extensions.get(code)
+        if ext is None:
+            ext = extensions[code] = {"code": code.value}
+        self.formatted.append({"message": FieldDenied.MESSAGES[code], "locations": location,
+                               "path": path, "extensions": ext})
 
     @staticmethod
     def location_of(node: FieldNode) -> list[dict[str, int]]:
@@ -65,8 +74,10 @@ class Withheld:
         `extensions` of one code, and the locations of one field node, are one object each,
         shared by every error that carries them (the answer is serialised, never mutated).
         """
+        if not self.notes:
+            return self.formatted
         extensions: dict[Code, dict[str, str]] = {}
-        out = []
+        out = list(self.formatted)
         for path, node, code in self.notes:
             ext = extensions.get(code)
             if ext is None:

@@ -88,16 +88,11 @@ _AAD_PREFIX = {column: f"customers:{column}:".encode() for column in SEALED}  # 
 _DATES = frozenset(column for column, kind in SEALED.items() if kind is date)
 
 
-def open_mapped(opener: Opener, mapping: Any, customer_id: int, column: str) -> Any:
-    """`open_column` for a row's mapping already in hand (the read path's per-field loop):
-    the same checks and result, without re-deriving the mapping and the associated data."""
-    blob = mapping[column]
-    if blob is None:
-        return None
-    key = opener.key(customer_id, mapping[KEY_WRAPPED], mapping[KEY_VERSION])
-    if key is None:
-        return None
-    text = unseal(key, _AAD_PREFIX[column] + str(customer_id).encode(), blob)
+def open_blob(key: AESGCM, column: str, owner: bytes, blob: bytes) -> Any:
+    """Sealed `column` of the customer whose id is `owner` (ASCII digits), opened under their
+    data key `key` already unwrapped: `open_column`'s result, for a caller that opens several
+    columns of one row (the read path's per-field loop, gateway/profile/reader.py)."""
+    text = unseal(key, _AAD_PREFIX[column] + owner, blob)
     return date.fromisoformat(text) if column in _DATES else text
 
 

@@ -24,11 +24,14 @@ EXPIRY_REVEALS = "country"  # the catalogued field whose decision a consent's ex
 # The page's customer ids, expanded at execution: each statement is built (and its cache key
 # computed) once per process, not once per request.
 _IDS: BindParameter[int] = bindparam("ids", expanding=True)
+# Newest first; the id breaks ties of `ordered_at`, so that every statement over orders (all
+# columns, or a compiled plan's few) lists a customer's orders in the same order.
+_ORDER_OF_ORDERS = (orders.c.customer_id, orders.c.ordered_at.desc(), orders.c.id.desc())
 _ORDERS = (
     select(orders.c.customer_id, orders.c.number, orders.c.ordered_at, orders.c.status,
            orders.c.channel, orders.c.item_count, orders.c.total_cents, orders.c.currency)
     .where(orders.c.customer_id.in_(_IDS))
-    .order_by(orders.c.customer_id, orders.c.ordered_at.desc())
+    .order_by(*_ORDER_OF_ORDERS)
 )
 _INTERACTIONS = (
     select(interactions.c.customer_id, interactions.c.kind, interactions.c.channel,
@@ -66,6 +69,50 @@ def _orders(conn: Connection, ids: list[int], reader: Reader) -> dict[int, list[
             items.append({"number": number, "ordered_at": at, "status": status,
                           "channel": channel, "item_count": count, "currency": currency,
                           "total": cents(total)})
+    return out
+
+
+# An order item's keys (`_orders`) and the columns they come from.
+_ORDER_COLUMNS = {"number": orders.c.number, "ordered_at": orders.c.ordered_at,
+                  "status": orders.c.status, "channel": orders.c.channel,
+                  "item_count": orders.c.item_count, "currency": orders.c.currency,
+                  "total": orders.c.total_cents}
+_ORDERS_OF: dict[tuple[str, ...], Any] = {}
+_MAX_ORDERS_OF = 256  # distinct selections kept (they come from registered documents)
+
+
+def _orders_of(fields: tuple[str, ...]) -> Any:
+    """`_ORDERS` selecting the columns of `fields` only (in the same order of rows)."""
+    found = _ORDERS_OF.get(fields)
+    if found is None:
+        if len(_ORDERS_OF) >= _MAX_ORDERS_OF:
+            _ORDERS_OF.clear()  # a bound, not an LRU
+        found = _ORDERS_OF[fields] = (
+            select(orders.c.customer_id, *(_ORDER_COLUMNS[f] for f in fields))
+            .where(orders.c.customer_id.in_(_IDS))
+            .order_by(*_ORDER_OF_ORDERS))
+    return found
+
+
+def _orders_selected(conn: Connection, ids: list[int], fields: tuple[str, ...]) -> dict[int, list[dict[str, Any]]]:
+    """`_orders` with only the keys `fields` in each item: the same items, in the same order,
+    for a caller that knows beforehand which fields it serves (a compiled plan)."""
+    rows = conn.execute(_orders_of(fields), {"ids": ids})
+    out: dict[int, list[dict[str, Any]]] = {}
+    total = fields.index("total") if "total" in fields else -1
+    if fields == ("total",):  # the common plan (`orders { total }`): no per-item loop of keys
+        for customer_id, cents_value in rows:
+            items = out.setdefault(customer_id, [])
+            if len(items) < MAX_ITEMS:
+                items.append({"total": cents(cents_value)})
+        return out
+    for row in rows:
+        items = out.setdefault(row[0], [])
+        if len(items) < MAX_ITEMS:
+            values = list(row[1:])
+            if total >= 0:
+                values[total] = cents(values[total])
+            items.append(dict(zip(fields, values, strict=True)))
     return out
 
 
@@ -131,8 +178,15 @@ def register(name: str, loader: Loader) -> None:
     _LOADERS[name] = loader
 
 
-def load_nested(conn: Connection, name: str, ids: list[int], reader: Reader) -> dict[int, list[dict[str, Any]]]:
-    """The `name` list of each customer in `ids`, newest first, at most MAX_ITEMS each."""
+def load_nested(conn: Connection, name: str, ids: list[int], reader: Reader,
+                fields: tuple[str, ...] | None = None) -> dict[int, list[dict[str, Any]]]:
+    """The `name` list of each customer in `ids`, newest first, at most MAX_ITEMS each.
+
+    `fields`: the item keys the caller serves (a compiled plan knows them); a list that can
+    select only those (orders) reads and builds only those, the others ignore it."""
+    if (fields is not None and name == "orders" and _LOADERS["orders"] is _orders
+            and set(fields) <= _ORDER_COLUMNS.keys()):
+        return _orders_selected(conn, ids, fields)
     if name not in _LOADERS:
         # The domains' loaders register on import; the read path must not depend on who
         # imported them first.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,10 +164,13 @@ _ORDERED_ALL = _ordered_all()
 
 def _ordered(reader: Reader) -> Select[Any]:
     """`_listed` in the reader's stored order, the subject condition probed per row (the
-    correlated form: a page visits a few rows, not every customer)."""
+    correlated form: a page visits a few rows, not every customer). The probes name the
+    order's own `customer_id` (equal to `customers.id` by the join), so PostgreSQL checks
+    them on the order's index scan, before it fetches a customer row: a customer the purpose
+    may not process costs its probes only, not a fetch of its (wide) row as well."""
     purpose = reader.plan.purpose
     return _statement(purpose, "ordered", lambda: _ORDERED_ALL.where(
-        subject_allows_rows(customers.c.id, purpose, _NOW)))
+        subject_allows_rows(customer_order.c.customer_id, purpose, _NOW)))
 
 
 def _flags(purpose: Purpose) -> Select[Any]:
@@ -267,8 +270,12 @@ def _decode_cursor(reader: Reader, query: CustomerQuery) -> tuple[int, int] | No
     return first, second
 
 
-def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wanted: Iterable[str]) -> Page:
-    """One page of customers as `reader` may see them, with a lazy count of all matches."""
+def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wanted: Iterable[str],
+                   nested: Mapping[str, tuple[str, ...]] | None = None) -> Page:
+    """One page of customers as `reader` may see them, with a lazy count of all matches.
+
+    `nested`: the item keys served of nested lists (a compiled plan's), so that their loaders
+    read and build only those; None: every key."""
     if query.order_by is not None:
         if query.order_by not in SORTABLE:
             raise ServiceError(Code.INVALID_INPUT, "unknown sort field", "orderBy")
@@ -308,7 +315,7 @@ def list_customers(conn: Connection, reader: Reader, query: CustomerQuery, wante
     # Every listing statement holds the purpose's subject condition (`_listed`, `_ordered`):
     # the rows it returns are the ones `decide_subject` allows, as of that one statement, so
     # their decisions need no second lookup (issue 15, target 5).
-    views = _views(conn, reader, rows, tuple(wanted), listed=True)
+    views = _views(conn, reader, rows, tuple(wanted), listed=True, nested=nested)
     end: str | None = None
     if rows:
         last = (order.rank_and_id(rows[-1]._position) if query.order_by is None
@@ -346,7 +353,8 @@ def _withhold_unprofiled(conn: Connection, reader: Reader, views: list[CustomerV
     """Withhold derived values of customers whose profiling is not allowed, whatever the
     caller's purpose: segments and scores are the product of profiling (Art. 21-22), so an
     objection or restriction stops them being served at once, not only at the next run."""
-    derived = [n for n in wanted if n in DERIVED]
+    # A derived field the plan withholds is in no view's values: only the allowed ones matter.
+    derived = [n for n in wanted if n in DERIVED and reader.plan.access(n).allowed]
     if not derived:
         return
     profiling = _profiling(reader)
@@ -370,7 +378,7 @@ def _withhold_unprofiled(conn: Connection, reader: Reader, views: list[CustomerV
 
 
 def _views(conn: Connection, reader: Reader, rows: Sequence[Any], wanted: tuple[str, ...],
-           listed: bool = False) -> list[CustomerView]:
+           listed: bool = False, nested: Mapping[str, tuple[str, ...]] | None = None) -> list[CustomerView]:
     """The views of `rows`; `listed`: the rows of a statement that held the purpose's subject
     condition, so each one's decision is the allowing one."""
     if listed:
@@ -382,7 +390,7 @@ def _views(conn: Connection, reader: Reader, rows: Sequence[Any], wanted: tuple[
     for name in NESTED.intersection(wanted):
         ids = [v.internal_id for v in views if name in v.values]
         if ids:
-            found = load_nested(conn, name, ids, reader)
+            found = load_nested(conn, name, ids, reader, None if nested is None else nested.get(name))
             for view in views:
                 if name in view.values:
                     view.values[name] = found.get(view.internal_id, [])

@@ -31,6 +31,9 @@ PLANNED = (
     "{ customers(first: 5) { nodes { email id city orders { number orderedAt status channel itemCount total currency } } } }",
     "{ customers { nodes { totalSpent interests latitude rfmRecency lifecycleStage } } }",
     "query Page { customers(first: 3) { nodes { id phone loyaltyCardNumber street } } }",
+    # Orders read with some of their columns only, one alone and several out of table order.
+    "{ customers(first: 4) { nodes { id orders { orderedAt } loyaltyPoints latitude rfmMonetary } } }",
+    "{ customers(first: 4) { nodes { orders { currency total number } birthDate email } } }",
 )
 # Documents it must leave to the general path (each for a reason of its own).
 GENERAL = (

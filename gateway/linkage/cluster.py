@@ -62,6 +62,12 @@ class Traits:
     sex: str
 
 
+def swapped(fn_l: str, ln_l: str, fn_r: str, ln_r: str) -> bool:
+    """First and last name swapped, both ways (one of them possibly misspelt), as the SQL."""
+    return ((fn_l == ln_r and JaroWinkler.similarity(ln_l, fn_r) >= 0.80)
+            or (ln_l == fn_r and JaroWinkler.similarity(fn_l, ln_r) >= 0.80))
+
+
 def first_name_level(a: Traits, b: Traits) -> int:
     """The index of the first_name comparison level (0: null), as the SQL in comparisons.py."""
     if not a.fn or not b.fn:
@@ -73,7 +79,7 @@ def first_name_level(a: Traits, b: Traits) -> int:
     jw = JaroWinkler.similarity(a.fn, b.fn)
     if jw >= 0.92:
         return 3
-    if a.fn == b.ln or a.ln == b.fn:
+    if swapped(a.fn, a.ln, b.fn, b.ln):
         return 4
     if jw >= 0.80:
         return 5

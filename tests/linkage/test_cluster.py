@@ -7,7 +7,7 @@ from collections import defaultdict
 import pandas as pd
 import pytest
 
-from gateway.linkage.cluster import TraitScorer, cluster, connected_components, traits_of
+from gateway.linkage.cluster import TraitScorer, Traits, cluster, connected_components, first_name_level, traits_of
 from gateway.linkage.metrics import bcubed, pairwise
 from gateway.linkage.prepare import frame_of
 from gateway.linkage.resolve import Resolution, resolve_frame
@@ -194,3 +194,16 @@ def test_a_strong_edge_still_links_a_record_whose_birth_date_was_replaced() -> N
     # then
     assert strong_labels[0] == strong_labels[1]
     assert weak_labels[0] != weak_labels[1]
+
+
+def test_a_parent_written_surname_first_is_not_a_swap_of_the_childs_names() -> None:
+    # given: the daughter, her father written surname first, and her own record swapped
+    daughter = Traits("ines", "ines", "techer", "20010416", "f")
+    father = Traits("techer", "techer", "alain", "", "")
+    swapped_daughter = Traits("techer", "techer", "ines", "", "")
+    # when
+    father_level = first_name_level(daughter, father)
+    own_level = first_name_level(daughter, swapped_daughter)
+    # then: the father's first name is another first name (vetoed); the true swap is a swap
+    assert father_level == 7
+    assert own_level == 4

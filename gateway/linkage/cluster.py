@@ -63,9 +63,10 @@ class Traits:
 
 
 def swapped(fn_l: str, ln_l: str, fn_r: str, ln_r: str) -> bool:
-    """First and last name swapped, both ways (one of them possibly misspelt), as the SQL."""
-    return ((fn_l == ln_r and JaroWinkler.similarity(ln_l, fn_r) >= 0.80)
-            or (ln_l == fn_r and JaroWinkler.similarity(fn_l, ln_r) >= 0.80))
+    """First and last name swapped, both ways (the other pair may be misspelt or missing),
+    as the SQL in comparisons.py ("" is missing)."""
+    return bool((fn_l and fn_l == ln_r and (not ln_l or not fn_r or JaroWinkler.similarity(ln_l, fn_r) >= 0.80))
+                or (ln_l and ln_l == fn_r and (not fn_l or not ln_r or JaroWinkler.similarity(fn_l, ln_r) >= 0.80)))
 
 
 def first_name_level(a: Traits, b: Traits) -> int:

@@ -32,12 +32,12 @@ def _level(sql: str, label: str, tf: str | None = None) -> Level:
 
 
 _ELSE: Level = {"sql_condition": "ELSE", "label_for_charts": "else"}
-# First and last name swapped: both ways, not one (one of the two may carry a typo). A
-# one-sided test ("Techer Alain" against "Ines Techer": the surname seen as a first name)
-# took a parent's record written surname first for a swap of the child's names, gave it a
-# positive first-name level, and so no first-name veto kept the two apart.
-_SWAPPED = ('("fn_l" = "ln_r" AND jaro_winkler_similarity("ln_l", "fn_r") >= 0.80) '
-            'OR ("ln_l" = "fn_r" AND jaro_winkler_similarity("fn_l", "ln_r") >= 0.80)')
+# First and last name swapped: both ways, not one (one of the two may carry a typo, or be
+# missing). A one-sided test ("Techer Alain" against "Ines Techer": the surname seen as a
+# first name) took a parent's record written surname first for a swap of the child's
+# names, gave it a positive first-name level, and so no first-name veto kept the two apart.
+_SWAPPED = ('("fn_l" = "ln_r" AND ("ln_l" IS NULL OR "fn_r" IS NULL OR jaro_winkler_similarity("ln_l", "fn_r") >= 0.80)) '
+            'OR ("ln_l" = "fn_r" AND ("fn_l" IS NULL OR "ln_r" IS NULL OR jaro_winkler_similarity("fn_l", "ln_r") >= 0.80))')
 
 
 def _custom(name: str, levels: list[Level]) -> cl.CustomComparison:

@@ -207,3 +207,13 @@ def test_a_parent_written_surname_first_is_not_a_swap_of_the_childs_names() -> N
     # then: the father's first name is another first name (vetoed); the true swap is a swap
     assert father_level == 7
     assert own_level == 4
+
+
+def test_a_swap_is_recognised_when_the_other_record_lacks_a_surname() -> None:
+    # given: "Gundula" (no surname) and "Aumann Gundula" (surname written first)
+    alone = Traits("gundula", "gundula", "", "19530408", "")
+    swapped_record = Traits("aumann", "aumann", "gundula", "", "")
+    # when
+    level = first_name_level(alone, swapped_record)
+    # then
+    assert level == 4

@@ -153,7 +153,8 @@ def test_quality_holds_on_a_second_seed() -> None:
 
 
 def _levels(pairs: list[tuple[float, float]]) -> list[dict[str, object]]:
-    return [{"is_null_level": True}] + [{"m_probability": m, "u_probability": u} for m, u in pairs]
+    null: dict[str, object] = {"is_null_level": True}
+    return [null] + [{"m_probability": m, "u_probability": u} for m, u in pairs]
 
 
 # A model as EM learns it on a large sample: m(birth date: else) lifted to 0.06, which alone

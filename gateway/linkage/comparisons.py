@@ -142,10 +142,6 @@ def blocking_rules() -> list[BlockingRuleCreator | dict[str, Any]]:
         block_on("dob", "postcode"),
         block_on("postcode", "ln_sk"),
         block_on("postcode", "fn_formal"),
-        # A name and the town: for records with a typo in the other name and no identifier
-        # in common (an email platform's record against a shop's order).
-        block_on("city", "fn_formal"),
-        block_on("city", "ln_sk"),
         block_on("postcode", "hn", "substr(fn, 1, 1)"),
         block_on("dob", "substr(fn, 1, 2)", "substr(ln, 1, 2)"),
         block_on("street", "hn"),

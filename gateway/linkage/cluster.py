@@ -62,6 +62,13 @@ class Traits:
     sex: str
 
 
+def swapped(fn_l: str, ln_l: str, fn_r: str, ln_r: str) -> bool:
+    """First and last name swapped, both ways (the other pair may be misspelt or missing),
+    as the SQL in comparisons.py ("" is missing)."""
+    return bool((fn_l and fn_l == ln_r and (not ln_l or not fn_r or JaroWinkler.similarity(ln_l, fn_r) >= 0.80))
+                or (ln_l and ln_l == fn_r and (not fn_l or not ln_r or JaroWinkler.similarity(fn_l, ln_r) >= 0.80)))
+
+
 def first_name_level(a: Traits, b: Traits) -> int:
     """The index of the first_name comparison level (0: null), as the SQL in comparisons.py."""
     if not a.fn or not b.fn:
@@ -73,7 +80,7 @@ def first_name_level(a: Traits, b: Traits) -> int:
     jw = JaroWinkler.similarity(a.fn, b.fn)
     if jw >= 0.92:
         return 3
-    if a.fn == b.ln or a.ln == b.fn:
+    if swapped(a.fn, a.ln, b.fn, b.ln):
         return 4
     if jw >= 0.80:
         return 5

@@ -32,6 +32,12 @@ def _level(sql: str, label: str, tf: str | None = None) -> Level:
 
 
 _ELSE: Level = {"sql_condition": "ELSE", "label_for_charts": "else"}
+# First and last name swapped: both ways, not one (one of the two may carry a typo, or be
+# missing). A one-sided test ("Techer Alain" against "Ines Techer": the surname seen as a
+# first name) took a parent's record written surname first for a swap of the child's
+# names, gave it a positive first-name level, and so no first-name veto kept the two apart.
+_SWAPPED = ('("fn_l" = "ln_r" AND ("ln_l" IS NULL OR "fn_r" IS NULL OR jaro_winkler_similarity("ln_l", "fn_r") >= 0.80)) '
+            'OR ("ln_l" = "fn_r" AND ("fn_l" IS NULL OR "ln_r" IS NULL OR jaro_winkler_similarity("fn_l", "ln_r") >= 0.80))')
 
 
 def _custom(name: str, levels: list[Level]) -> cl.CustomComparison:
@@ -49,7 +55,7 @@ def comparisons() -> list[ComparisonCreator | dict[str, Any]]:
             _level('"fn_l" = "fn_r"', "exact", tf="fn"),
             _level('"fn_formal_l" = "fn_formal_r"', "same formal name or transliteration"),
             _level('jaro_winkler_similarity("fn_l", "fn_r") >= 0.92', "jw 0.92"),
-            _level('"fn_l" = "ln_r" OR "ln_l" = "fn_r"', "swapped with last name"),
+            _level(_SWAPPED, "swapped with last name"),
             _level('jaro_winkler_similarity("fn_l", "fn_r") >= 0.80', "jw 0.80"),
             _level('(length("fn_l") = 1 OR length("fn_r") = 1) AND substr("fn_l", 1, 1) = substr("fn_r", 1, 1)',
                    "initial"),
@@ -60,7 +66,7 @@ def comparisons() -> list[ComparisonCreator | dict[str, Any]]:
             _level('"ln_l" = "ln_r"', "exact", tf="ln"),
             _level('"ln_sk_l" = "ln_sk_r"', "same skeleton (transliteration)"),
             _level('jaro_winkler_similarity("ln_l", "ln_r") >= 0.92', "jw 0.92"),
-            _level('"ln_l" = "fn_r" OR "fn_l" = "ln_r"', "swapped with first name"),
+            _level(_SWAPPED, "swapped with first name"),
             _level('jaro_winkler_similarity("ln_l", "ln_r") >= 0.80', "jw 0.80"),
             _ELSE,
         ]),

@@ -32,7 +32,7 @@ from gateway.linkage.cluster import TraitScorer, cluster, traits_of
 from gateway.linkage.fields import CANONICAL, MAX_LENGTH
 from gateway.linkage.keys import EXACT_KINDS, digests
 from gateway.linkage.mapping import SourceMapping, apply
-from gateway.linkage.model import MIN_TRAIN_RECORDS, TrainedModel, default_model, predict, train
+from gateway.linkage.model import MIN_TRAIN_RECORDS, TrainedModel, default_model, is_current, predict, train
 from gateway.linkage.online import PairScorer
 from gateway.linkage.prepare import frame_of
 from gateway.linkage.records import Stored, load_records, refresh_golden, write_keys
@@ -333,7 +333,7 @@ def _split_known(conn: Connection, vault: Vault, keys: DataKeys, incoming: list[
 
 def _model(conn: Connection, frame: pd.DataFrame, now: datetime) -> tuple[int, TrainedModel]:
     found = latest_model(conn)
-    if found is not None:
+    if found is not None and is_current(found[1]):
         return found
     if len(frame) >= MIN_TRAIN_RECORDS:
         model, kind = train(frame), "data"

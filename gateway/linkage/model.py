@@ -100,6 +100,18 @@ def prior(frame: pd.DataFrame, recall: float = 0.6) -> float:
     return min(0.5, max(1.0 / total, found / recall / total))
 
 
+def _conditions(model_settings: dict[str, Any]) -> list[list[str]]:
+    return [[str(level.get("sql_condition")) for level in c.get("comparison_levels", [])]
+            for c in model_settings.get("comparisons", [])]
+
+
+def is_current(model: TrainedModel) -> bool:
+    """Whether a stored model was trained on the comparisons of this code: one trained on
+    older comparison levels would score with its own SQL in Splink while the online scorer
+    mirrors the new levels, so it is replaced by a new version rather than used."""
+    return _conditions(model.settings) == _conditions(settings().create_settings_dict(sql_dialect_str="duckdb"))
+
+
 def default_model() -> TrainedModel:
     """The parameters trained on 30,000 generated records (`python -m gateway.linkage.model`),
     for data sets too small to train on."""

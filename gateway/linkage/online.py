@@ -17,7 +17,7 @@ from typing import Any
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 from sqlalchemy import Connection, select
 
-from gateway.linkage.cluster import DEFAULT_VETO, TraitScorer, traits_of_row
+from gateway.linkage.cluster import DEFAULT_VETO, TraitScorer, swapped, traits_of_row
 from gateway.linkage.keys import digests
 from gateway.linkage.model import COMPARISON_NAMES, TrainedModel
 from gateway.linkage.prepare import prepare_row
@@ -55,7 +55,7 @@ def _first(l: Row, r: Row) -> int:
     jw = _jw(a, b)
     if jw >= 0.92:
         return 3
-    if a == _s(r, "ln") or _s(l, "ln") == b:
+    if swapped(a, _s(l, "ln"), b, _s(r, "ln")):
         return 4
     if jw >= 0.80:
         return 5
@@ -75,7 +75,7 @@ def _last(l: Row, r: Row) -> int:
     jw = _jw(a, b)
     if jw >= 0.92:
         return 3
-    if a == _s(r, "fn") or _s(l, "fn") == b:
+    if swapped(_s(l, "fn"), a, _s(r, "fn"), b):
         return 4
     return 5 if jw >= 0.80 else 6
 

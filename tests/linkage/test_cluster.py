@@ -7,7 +7,7 @@ from collections import defaultdict
 import pandas as pd
 import pytest
 
-from gateway.linkage.cluster import TraitScorer, cluster, connected_components, traits_of
+from gateway.linkage.cluster import TraitScorer, Traits, cluster, connected_components, first_name_level, traits_of
 from gateway.linkage.metrics import bcubed, pairwise
 from gateway.linkage.prepare import frame_of
 from gateway.linkage.resolve import Resolution, resolve_frame
@@ -153,7 +153,8 @@ def test_quality_holds_on_a_second_seed() -> None:
 
 
 def _levels(pairs: list[tuple[float, float]]) -> list[dict[str, object]]:
-    return [{"is_null_level": True}] + [{"m_probability": m, "u_probability": u} for m, u in pairs]
+    null: dict[str, object] = {"is_null_level": True}
+    return [null] + [{"m_probability": m, "u_probability": u} for m, u in pairs]
 
 
 # A model as EM learns it on a large sample: m(birth date: else) lifted to 0.06, which alone
@@ -194,3 +195,26 @@ def test_a_strong_edge_still_links_a_record_whose_birth_date_was_replaced() -> N
     # then
     assert strong_labels[0] == strong_labels[1]
     assert weak_labels[0] != weak_labels[1]
+
+
+def test_a_parent_written_surname_first_is_not_a_swap_of_the_childs_names() -> None:
+    # given: the daughter, her father written surname first, and her own record swapped
+    daughter = Traits("ines", "ines", "techer", "20010416", "f")
+    father = Traits("techer", "techer", "alain", "", "")
+    swapped_daughter = Traits("techer", "techer", "ines", "", "")
+    # when
+    father_level = first_name_level(daughter, father)
+    own_level = first_name_level(daughter, swapped_daughter)
+    # then: the father's first name is another first name (vetoed); the true swap is a swap
+    assert father_level == 7
+    assert own_level == 4
+
+
+def test_a_swap_is_recognised_when_the_other_record_lacks_a_surname() -> None:
+    # given: "Gundula" (no surname) and "Aumann Gundula" (surname written first)
+    alone = Traits("gundula", "gundula", "", "19530408", "")
+    swapped_record = Traits("aumann", "aumann", "gundula", "", "")
+    # when
+    level = first_name_level(alone, swapped_record)
+    # then
+    assert level == 4

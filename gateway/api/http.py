@@ -36,6 +36,8 @@ from strawberry.types.graphql import OperationType
 from gateway.api.context import RequestContext, Services
 from gateway.api.errors import format_error
 from gateway.api.limits import LIMIT_CODES
+from gateway.api.mutation_plans import MutationPlans
+from gateway.api.mutation_plans import run as run_mutation
 from gateway.api.negotiation import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -45,8 +47,6 @@ from gateway.api.negotiation import (
     params_from_query_string,
     response_media,
 )
-from gateway.api.mutation_plans import MutationPlans
-from gateway.api.mutation_plans import run as run_mutation
 from gateway.api.plans import PlanCache, Shape
 from gateway.api.plans import run as run_plan
 from gateway.api.schema import GatewaySchema

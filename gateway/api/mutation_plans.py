@@ -218,7 +218,7 @@ def _shape(outs: tuple[Out, ...], value: Any, type_name: str) -> dict[str, Any]:
                 raise _Refuse(o.key)
             out[o.key] = None
         elif o.serialize is None:
-            out[o.key] = _shape(o.sub, found, type(found).__strawberry_definition__.name)  # type: ignore[attr-defined]
+            out[o.key] = _shape(o.sub, found, type(found).__strawberry_definition__.name)
         else:
             serialized = o.serialize(found)
             if serialized is None:

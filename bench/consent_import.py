@@ -16,7 +16,8 @@ and a CSV of `--rows` consent events over them.
   `--calls` sequential recordConsent mutations over a real socket (httpx, keep-alive)
   from this process; the p50 / p95. Floor (same run, same database, same way): a plain
   Starlette endpoint under uvicorn that inserts one consent event with SQLAlchemy Core and
-  commits (`bench.consent_import:floor_app`).
+  commits (`bench.consent_import:floor_app`). Both servers run at once (both on CPU 0) and
+  the calls alternate, gateway then floor, so that the load of the machine weighs on both.
 
 Medians over `--repeat` runs are printed with the ratios; everything is written as JSON
 to bench/results/consent_import-<timestamp>.json.
@@ -233,22 +234,24 @@ def http_latency(url: str, calls: int) -> dict[str, Any]:
                 "evidence": f"call-{n}"}
 
     gateway: list[float] = []
+    floor: list[float] = []
     # The rate limiter runs on every call, with limits too high to refuse any (as profile_read).
     limits = _rate_limits(dict(os.environ), Path(tempfile.mkdtemp(prefix="bench-limits-")))
-    with _server("gateway.app:create_app", url, "/healthz", limits) as base, httpx.Client(base_url=base) as client:
+    # Both servers run at once and the calls alternate (gateway, floor, gateway, ...), so that
+    # a change of the machine's load during the run weighs on both alike.
+    with _server("gateway.app:create_app", url, "/healthz", limits) as gw_base, \
+            _server("bench.consent_import:floor_app", url, "/record") as floor_base, \
+            httpx.Client(base_url=gw_base) as gw_client, httpx.Client(base_url=floor_base) as floor_client:
         for n in range(calls + WARMUP):
             body = {"query": query, "variables": {"input": given(n, pseudonyms.customer_id(ids[n % len(ids)]))}}
             started = time.perf_counter()
-            answer = client.post("/graphql", json=body, headers=headers)
+            answer = gw_client.post("/graphql", json=body, headers=headers)
             elapsed = time.perf_counter() - started
             assert answer.status_code == 200 and "RecordConsentSuccess" in answer.text, answer.text
             if n >= WARMUP:
                 gateway.append(elapsed * 1000)
-    floor: list[float] = []
-    with _server("bench.consent_import:floor_app", url, "/record") as base, httpx.Client(base_url=base) as client:
-        for n in range(calls + WARMUP):
             started = time.perf_counter()
-            answer = client.post("/record", json=given(n, str(ids[n % len(ids)])))
+            answer = floor_client.post("/record", json=given(n, str(ids[n % len(ids)])))
             elapsed = time.perf_counter() - started
             assert answer.status_code == 200, answer.text
             if n >= WARMUP:

@@ -187,70 +187,98 @@ class ConsentQuery:
         return [PreferenceEvent(**e) for e in preference_history(ctx.conn, internal, kinds)]
 
 
+def record_consent_result(ctx: RequestContext, input: RecordConsentInput) -> RecordConsentResult:
+    """recordConsent's answer (the resolver's body; the compiled path of
+    `gateway.api.mutation_plans` calls it too, so both paths run the same checks and writes)."""
+
+    def work() -> tuple[int, SignedReceipt]:
+        access = _access(ctx)
+        access.require_consent_write(input.purpose, input.action, input.evidence)
+        access.require_channel(input.source_channel)
+        given = service.ConsentInput(
+            customer_id=_customer(ctx, str(input.customer_id)), purpose=input.purpose,
+            notice_version=input.notice_version, action=input.action,
+            source_channel=input.source_channel, occurred_at=input.occurred_at,
+            expires_at=input.expires_at, evidence=input.evidence, language=input.language,
+        )
+        return given.customer_id, service.record_consent(ctx.conn, _recorder(ctx), given)
+
+    out = _mutate(ctx, "recordConsent", "consent.record", work)
+    return out if isinstance(out, MutationError) else RecordConsentSuccess(receipt=out)
+
+
+def set_channel_preference_result(ctx: RequestContext,
+                                  input: SetChannelPreferenceInput) -> SetChannelPreferenceResult:
+    """setChannelPreference's answer (the resolver's body)."""
+
+    def work() -> tuple[int, SignedReceipt]:
+        given = _preference(ctx, str(input.customer_id), input.source_channel,
+                            input.occurred_at, input.evidence, "channel",
+                            "opt_in" if input.opted_in else "opt_out")
+        cap = input.frequency_cap
+        receipt = service.set_channel_preference(
+            ctx.conn, _recorder(ctx), given, input.channel,
+            "opt_in" if input.opted_in else "opt_out",
+            cap.count if cap else None, cap.period_days if cap else None,
+        )
+        return given.customer_id, receipt
+
+    out = _mutate(ctx, "setChannelPreference", "preference.channel", work)
+    return out if isinstance(out, MutationError) else SetChannelPreferenceSuccess(receipt=out)
+
+
+def record_objection_result(ctx: RequestContext, input: RecordObjectionInput) -> RecordObjectionResult:
+    """recordObjection's answer (the resolver's body; also the compiled path's)."""
+
+    def work() -> tuple[int, SignedReceipt]:
+        given = _preference(ctx, str(input.customer_id), input.source_channel,
+                            input.occurred_at, input.evidence, "objection",
+                            "on" if input.objected else "off")
+        receipt = service.record_objection(ctx.conn, _recorder(ctx), given, input.scope, input.objected)
+        return given.customer_id, receipt
+
+    out = _mutate(ctx, "recordObjection", "preference.objection", work)
+    return out if isinstance(out, MutationError) else RecordObjectionSuccess(receipt=out)
+
+
+def restrict_processing_result(ctx: RequestContext,
+                               input: RestrictProcessingInput) -> RestrictProcessingResult:
+    """restrictProcessing's answer (the resolver's body; also the compiled path's)."""
+
+    def work() -> tuple[int, SignedReceipt]:
+        given = _preference(ctx, str(input.customer_id), input.source_channel,
+                            input.occurred_at, input.evidence, "restriction",
+                            "on" if input.restricted else "off")
+        receipt = service.restrict_processing(ctx.conn, _recorder(ctx), given, input.restricted)
+        return given.customer_id, receipt
+
+    out = _mutate(ctx, "restrictProcessing", "preference.restriction", work)
+    return out if isinstance(out, MutationError) else RestrictProcessingSuccess(receipt=out)
+
+
+# The mutations a compiled plan may run (gateway/api/mutation_plans.py), by root field:
+# (the input class, the function answering it). Their inputs are flat (scalars only).
+PLANNED_MUTATIONS: dict[str, tuple[type, Callable[[RequestContext, Any], Any]]] = {
+    "recordConsent": (RecordConsentInput, record_consent_result),
+    "recordObjection": (RecordObjectionInput, record_objection_result),
+    "restrictProcessing": (RestrictProcessingInput, restrict_processing_result),
+}
+
+
 @strawberry.type
 class ConsentMutation:
     @strawberry.mutation(description="Record a consent event (grant, deny, withdraw); returns a signed receipt.")
     def record_consent(self, info: Ctx, input: RecordConsentInput) -> RecordConsentResult:
-        ctx = info.context
-
-        def work() -> tuple[int, SignedReceipt]:
-            access = _access(ctx)
-            access.require_consent_write(input.purpose, input.action, input.evidence)
-            access.require_channel(input.source_channel)
-            given = service.ConsentInput(
-                customer_id=_customer(ctx, str(input.customer_id)), purpose=input.purpose,
-                notice_version=input.notice_version, action=input.action,
-                source_channel=input.source_channel, occurred_at=input.occurred_at,
-                expires_at=input.expires_at, evidence=input.evidence, language=input.language,
-            )
-            return given.customer_id, service.record_consent(ctx.conn, _recorder(ctx), given)
-
-        out = _mutate(ctx, "recordConsent", "consent.record", work)
-        return out if isinstance(out, MutationError) else RecordConsentSuccess(receipt=out)
+        return record_consent_result(info.context, input)
 
     @strawberry.mutation(description="Opt a customer in to or out of a contact channel, with a frequency cap.")
     def set_channel_preference(self, info: Ctx, input: SetChannelPreferenceInput) -> SetChannelPreferenceResult:
-        ctx = info.context
-
-        def work() -> tuple[int, SignedReceipt]:
-            given = _preference(ctx, str(input.customer_id), input.source_channel,
-                                input.occurred_at, input.evidence, "channel",
-                                "opt_in" if input.opted_in else "opt_out")
-            cap = input.frequency_cap
-            receipt = service.set_channel_preference(
-                ctx.conn, _recorder(ctx), given, input.channel,
-                "opt_in" if input.opted_in else "opt_out",
-                cap.count if cap else None, cap.period_days if cap else None,
-            )
-            return given.customer_id, receipt
-
-        out = _mutate(ctx, "setChannelPreference", "preference.channel", work)
-        return out if isinstance(out, MutationError) else SetChannelPreferenceSuccess(receipt=out)
+        return set_channel_preference_result(info.context, input)
 
     @strawberry.mutation(description="Raise or lift an objection (Art. 21) to profiling or direct marketing.")
     def record_objection(self, info: Ctx, input: RecordObjectionInput) -> RecordObjectionResult:
-        ctx = info.context
-
-        def work() -> tuple[int, SignedReceipt]:
-            given = _preference(ctx, str(input.customer_id), input.source_channel,
-                                input.occurred_at, input.evidence, "objection",
-                                "on" if input.objected else "off")
-            receipt = service.record_objection(ctx.conn, _recorder(ctx), given, input.scope, input.objected)
-            return given.customer_id, receipt
-
-        out = _mutate(ctx, "recordObjection", "preference.objection", work)
-        return out if isinstance(out, MutationError) else RecordObjectionSuccess(receipt=out)
+        return record_objection_result(info.context, input)
 
     @strawberry.mutation(description="Restrict or release the processing of a customer's data (Art. 18).")
     def restrict_processing(self, info: Ctx, input: RestrictProcessingInput) -> RestrictProcessingResult:
-        ctx = info.context
-
-        def work() -> tuple[int, SignedReceipt]:
-            given = _preference(ctx, str(input.customer_id), input.source_channel,
-                                input.occurred_at, input.evidence, "restriction",
-                                "on" if input.restricted else "off")
-            receipt = service.restrict_processing(ctx.conn, _recorder(ctx), given, input.restricted)
-            return given.customer_id, receipt
-
-        out = _mutate(ctx, "restrictProcessing", "preference.restriction", work)
-        return out if isinstance(out, MutationError) else RestrictProcessingSuccess(receipt=out)
+        return restrict_processing_result(info.context, input)

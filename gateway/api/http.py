@@ -37,6 +37,8 @@ from strawberry.types.graphql import OperationType
 from gateway.api.context import RequestContext, Services
 from gateway.api.errors import format_error
 from gateway.api.limits import LIMIT_CODES
+from gateway.api.mutation_plans import MutationPlans
+from gateway.api.mutation_plans import run as run_mutation
 from gateway.api.negotiation import (
     GRAPHQL_RESPONSE,
     JSON,
@@ -142,6 +144,7 @@ class GraphQLEndpoint:
         self._limiter = anyio.CapacityLimiter(services.settings.threads_per_worker)
         self.documents = DocumentRegistry()
         self.plans = PlanCache(schema, services.settings)
+        self.mutations = MutationPlans(schema, services.settings)
         settings = services.settings
         self.committer = GroupCommitter(services.engine, services.signer,
                                         checkpoint_policy(settings)) \
@@ -252,6 +255,21 @@ class GraphQLEndpoint:
             return None
         return shape
 
+    def _planned(self, params: Params, ctx: RequestContext,
+                 may_write: bool) -> tuple[dict[str, Any] | None, bool]:
+        """The answer's data through a compiled plan (a persisted read's, or a mutation's
+        when it may run: a POST that registered nothing), and whether a plan was tried."""
+        settings = self.services.settings
+        shape = self._shape(params, ctx)
+        if shape is not None:
+            return run_plan(shape, ctx, settings), True
+        if not may_write or _changes_nothing(params, settings.max_tokens):
+            return None, False
+        plan = self.mutations.get(params.query, params.operation)
+        if plan is None:
+            return None, False
+        return run_mutation(plan, ctx, params.variables), True
+
     def _handle(self, body: bytes, headers: dict[str, str | None],
                 params: Params | str | None = None, graphql_response: bool = False,
                 facts: RequestFacts | None = None) -> Answer:
@@ -320,9 +338,8 @@ class GraphQLEndpoint:
                               "the one to run in `operationName`")
             ctx = RequestContext(self.services, conn, caller, headers["x-purpose"], facts.request_id)
             facts.purpose = ctx.audit.purpose or ("unknown" if headers["x-purpose"] else "none")
-            shape = self._shape(params, ctx)
-            data = None if shape is None else run_plan(shape, ctx, self.services.settings)
-            if shape is not None and data is None:
+            data, planned = self._planned(params, ctx, allowed is None and not registers)
+            if planned and data is None:
                 # The plan gave way (a refusal, a value it does not handle): the general path
                 # runs from scratch, with none of the abandoned run's notes.
                 ctx = RequestContext(self.services, conn, caller, headers["x-purpose"], facts.request_id)

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from gateway.consent import bulk_pg, bulk_sqlite
+from gateway.consent import bulk_sqlite
 from gateway.consent.bulk_check import NoticeFacts, RowChecker
 from gateway.consent.ledger import CONSENT_ACTIONS, SOURCE_CHANNELS
 from gateway.consent.purposes import Purposes
@@ -249,7 +249,14 @@ def write_batch(conn: Connection, batch: list[dict[str, Any]], touched: set[int]
 
     The customers whose ledger received an event are added to `touched` (for the audit entry).
     """
-    write = bulk_pg.write_batch if conn.dialect.name == "postgresql" else bulk_sqlite.write_batch
+    if conn.dialect.name == "postgresql":
+        # Imported here: psycopg is not needed (nor loaded, about 0.1 s of the CLI's start)
+        # by an import into SQLite.
+        from gateway.consent import bulk_pg
+
+        write = bulk_pg.write_batch
+    else:
+        write = bulk_sqlite.write_batch
     inserted, customers = write(conn, batch)
     if touched is not None:
         touched.update(customers)

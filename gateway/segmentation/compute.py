@@ -258,8 +258,9 @@ def _chunk_facts(config: SegmentationConfig, full: bool) -> Callable[[Connection
         lo, hi = int(part[0]), int(part[-1])
         # A full run reads id ranges (a scan); an incremental one, exactly the changed ids.
         ids = None if full else part.tolist()
-        return (aggregate.order_matrix(conn, config, ids, lo, hi),
-                aggregate.interaction_matrix(conn, ids, lo, hi), aggregate.hour_matrix(conn, ids, lo, hi))
+        found = aggregate.interaction_matrix(conn, ids, lo, hi)
+        hours = found[:, [0, 13]] if aggregate.hour_in_pass(conn) else aggregate.hour_matrix(conn, ids, lo, hi)
+        return aggregate.order_matrix(conn, config, ids, lo, hi), found, hours
     return work
 
 

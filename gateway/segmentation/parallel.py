@@ -57,7 +57,7 @@ def run_chunks(engine: Engine, chunks: Sequence[Chunk], work: Callable[[Connecti
                     except queue.Empty:
                         return
                     done.put((k, work(conn, chunks[k]), None))
-        except BaseException as exc:  # handed to the consuming thread, which raises it
+        except BaseException as exc:  # noqa: BLE001 (handed to the consuming thread, which raises it)
             done.put((-1, None, exc))
 
     threads = [threading.Thread(target=worker, name=f"aggregate-{n}", daemon=True)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, insert, select, text
 
 from gateway.profile.tables import customers, interactions, orders
 from gateway.segmentation import compute as compute_module
-from gateway.segmentation.compute import FACT_COLUMNS, DERIVED_COLUMNS, compute
+from gateway.segmentation.compute import DERIVED_COLUMNS, FACT_COLUMNS, compute
 from gateway.segmentation.config import load_config
 from gateway.segmentation.parallel import default_workers, run_chunks
 from gateway.segmentation.tables import customer_attributes

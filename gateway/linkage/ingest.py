@@ -32,7 +32,14 @@ from gateway.linkage.cluster import TraitScorer, cluster, traits_of
 from gateway.linkage.fields import CANONICAL, MAX_LENGTH
 from gateway.linkage.keys import EXACT_KINDS, digests
 from gateway.linkage.mapping import SourceMapping, apply
-from gateway.linkage.model import MIN_TRAIN_RECORDS, TrainedModel, default_model, is_current, predict, train
+from gateway.linkage.model import (
+    MIN_TRAIN_RECORDS,
+    TrainedModel,
+    default_model,
+    is_current,
+    predict,
+    train,
+)
 from gateway.linkage.online import PairScorer
 from gateway.linkage.prepare import frame_of
 from gateway.linkage.records import Stored, load_records, refresh_golden, write_keys

@@ -7,7 +7,14 @@ from collections import defaultdict
 import pandas as pd
 import pytest
 
-from gateway.linkage.cluster import TraitScorer, Traits, cluster, connected_components, first_name_level, traits_of
+from gateway.linkage.cluster import (
+    Traits,
+    TraitScorer,
+    cluster,
+    connected_components,
+    first_name_level,
+    traits_of,
+)
 from gateway.linkage.metrics import bcubed, pairwise
 from gateway.linkage.prepare import frame_of
 from gateway.linkage.resolve import Resolution, resolve_frame

@@ -25,15 +25,20 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
     Visitor,
+    parse,
+    specified_rules,
+    validate,
     visit,
 )
 
+from gateway.config import Settings
 from gateway.policy.codes import Code
 
 # The codes that refuse a whole document; the endpoint keeps only these when one is present.
@@ -151,6 +156,18 @@ class _Counter(Visitor):
     def enter_field(self, node: FieldNode, *_args: Any) -> None:
         if node.name.value in _INTROSPECTION:
             self.introspection = True
+
+
+def valid_document(schema: GraphQLSchema, text: str, settings: Settings) -> DocumentNode | None:
+    """`text` parsed and validated under the standard rules and these limits, or None when
+    it fails either (a planner then leaves it to the general path, which answers the errors)."""
+    try:
+        document = parse(text, max_tokens=settings.max_tokens)
+    except GraphQLError:
+        return None
+    rules = [*specified_rules, *document_rules(settings.max_query_depth, settings.max_aliases,
+                                               settings.max_directives, settings.introspection)]
+    return None if validate(schema, document, rules) else document
 
 
 def _count_directives(document: DocumentNode) -> int:

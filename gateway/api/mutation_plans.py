@@ -31,7 +31,6 @@ from typing import Any
 
 from graphql import (
     FieldNode,
-    GraphQLError,
     GraphQLInputObjectType,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -44,15 +43,12 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
-    parse,
-    specified_rules,
-    validate,
 )
 from graphql.execution.values import get_variable_values
 
 from gateway.api.consent import PLANNED_MUTATIONS
 from gateway.api.context import RequestContext
-from gateway.api.limits import document_rules
+from gateway.api.limits import valid_document
 from gateway.api.schema import GatewaySchema
 from gateway.config import Settings
 
@@ -271,10 +267,8 @@ class MutationPlans:
         return found
 
     def _compile(self, text: str, operation: str | None) -> MutationPlan | None:
-        settings = self.settings
-        try:
-            document = parse(text, max_tokens=settings.max_tokens)
-        except GraphQLError:
+        document = valid_document(self.schema._schema, text, self.settings)
+        if document is None:
             return None
         if len(document.definitions) != 1 or not isinstance(document.definitions[0], OperationDefinitionNode):
             return None
@@ -282,10 +276,6 @@ class MutationPlans:
         name = found.name.value if found.name else None
         if operation is not None and operation != name:
             return None
-        rules = [*specified_rules, *document_rules(settings.max_query_depth, settings.max_aliases,
-                                                   settings.max_directives, settings.introspection)]
-        if validate(self.schema._schema, document, rules):
-            return None  # the general path answers the validation errors
         try:
             return shape_of(self.schema, found)
         except _Refuse:

@@ -42,14 +42,11 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     OperationType,
-    parse,
-    specified_rules,
-    validate,
 )
 from strawberry.utils.str_converters import to_snake_case
 
 from gateway.api.context import RequestContext
-from gateway.api.limits import document_rules
+from gateway.api.limits import valid_document
 from gateway.api.schema import GatewaySchema
 from gateway.api.withhold import Withheld
 from gateway.config import Settings
@@ -317,15 +314,9 @@ class PlanCache:
         return found
 
     def _compile(self, text: str) -> Shape | None:
-        settings = self.settings
-        try:
-            document = parse(text, max_tokens=settings.max_tokens)
-        except GraphQLError:
+        document = valid_document(self.schema._schema, text, self.settings)
+        if document is None:
             return None
-        rules = [*specified_rules, *document_rules(settings.max_query_depth, settings.max_aliases,
-                                                   settings.max_directives, settings.introspection)]
-        if validate(self.schema._schema, document, rules):
-            return None  # the general path answers the validation errors
         try:
             return shape_of(self.schema, document)
         except _Refuse:

@@ -11,6 +11,7 @@ from the wheel.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,7 +34,14 @@ def _run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wheel")
-    built = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", root / "dist", REPO)
+    # Built from a private copy of the checkout: setuptools writes `build/` and the egg-info
+    # into the source tree, and under xdist each worker that runs a test of this module builds
+    # at the same time ("File exists: build/bdist.../consent_gateway-0.1.0.dist-info").
+    source = root / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "var", ".cache", ".hypothesis", "*.egg-info", "__pycache__",
+        ".mypy_cache", ".pytest_cache", ".ruff_cache", "node_modules", "results"))
+    built = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", root / "dist", source)
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next((root / "dist").glob("consent_gateway-*.whl"))
     env_dir = root / "venv"
